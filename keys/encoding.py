@@ -1,0 +1,104 @@
+"""Byte encodings: base64url, canonical JSON and BLAKE2b digests.
+
+Canonical JSON is what every signer produces and every reader demands: keys sorted,
+no insignificant white space, UTF-8, no floats, no duplicate keys. A reader parses
+the exact signed bytes and then checks that re-encoding them gives the same bytes,
+so one message has exactly one valid encoding.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+import nacl.encoding
+import nacl.hash
+
+from keys.errors import CanonicalError, FormatError
+
+
+def b64encode(data: bytes) -> str:
+    """Encode bytes as base64url without padding."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64decode(text: str, *, field: str = "value", size: int | None = None) -> bytes:
+    """Decode unpadded base64url, rejecting any other spelling of the same bytes.
+
+    Raises FormatError naming ``field`` when the text is not base64url, is padded, has
+    stray bits, or (when ``size`` is given) decodes to another length.
+    """
+    if not isinstance(text, str) or not text.isascii() or "=" in text:
+        raise FormatError(f"{field} is not unpadded base64url", value=field)
+
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise FormatError(f"{field} is not base64url: {exc}", value=field) from None
+
+    if b64encode(data) != text:
+        raise FormatError(f"{field} is not canonical base64url", value=field)
+    if size is not None and len(data) != size:
+        raise FormatError(f"{field} must be exactly {size} bytes, got {len(data)}", value=field)
+    return data
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Serialise ``obj`` as canonical JSON bytes (sorted keys, compact, UTF-8)."""
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise FormatError(f"duplicate key {key!r} in JSON object", value=key)
+        result[key] = value
+    return result
+
+
+def _reject_float(text: str) -> Any:
+    raise FormatError(f"floating-point number {text} is not allowed", value=text)
+
+
+def _reject_constant(text: str) -> Any:
+    raise FormatError(f"{text} is not allowed in JSON", value=text)
+
+
+def parse_json(data: bytes, *, what: str = "document") -> Any:
+    """Parse UTF-8 JSON strictly: no duplicate keys, no floats, no NaN."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{what} is not UTF-8: {exc.reason} at byte {exc.start}") from None
+
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_reject_duplicates,
+            parse_float=_reject_float,
+            parse_constant=_reject_constant,
+        )
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"{what} is not valid JSON: {exc.msg} at offset {exc.pos}") from None
+
+
+def parse_canonical(data: bytes, *, what: str = "document") -> dict[str, Any]:
+    """Parse canonical JSON bytes into an object, rejecting any other encoding."""
+    obj = parse_json(data, what=what)
+    if not isinstance(obj, dict):
+        raise FormatError(f"{what} must be a JSON object")
+    if canonical_json(obj) != data:
+        raise CanonicalError(f"{what} is not canonical JSON (sorted keys, no spaces, UTF-8)")
+    return obj
+
+
+def digest(data: bytes, person: bytes, size: int = 32) -> bytes:
+    """BLAKE2b of ``data`` under the personalisation ``person``."""
+    return nacl.hash.blake2b(
+        data, digest_size=size, person=person, encoder=nacl.encoding.RawEncoder
+    )
