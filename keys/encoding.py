@@ -102,3 +102,20 @@ def digest(data: bytes, person: bytes, size: int = 32) -> bytes:
     return nacl.hash.blake2b(
         data, digest_size=size, person=person, encoder=nacl.encoding.RawEncoder
     )
+
+
+def check_fields(obj: object, expected: set[str], *, what: str) -> dict:
+    """Return ``obj`` if it is a JSON object with exactly the ``expected`` keys."""
+    if not isinstance(obj, dict):
+        raise FormatError(f"{what} must be a JSON object, got {type(obj).__name__}", value=what,
+                          code="invalid_field")
+
+    missing = sorted(expected - set(obj))
+    if missing:
+        raise FormatError(f"{what} is missing field {', '.join(missing)}", value=missing[0],
+                          code="missing_field")
+    unknown = sorted(set(obj) - expected)
+    if unknown:
+        raise FormatError(f"{what} has unknown field {', '.join(unknown)}", value=unknown[0],
+                          code="unknown_field")
+    return obj

@@ -15,7 +15,7 @@ import nacl.bindings
 import nacl.public
 
 from keys import labels
-from keys.encoding import b64decode, b64encode, canonical_json, parse_canonical
+from keys.encoding import b64decode, b64encode, canonical_json, check_fields, parse_canonical
 from keys.errors import FormatError, SignatureError
 from keys.identity import IdentityKey, key_id, verify
 
@@ -123,8 +123,7 @@ def parse_certificate(wire: object, *, identity_public_key: bytes, owner: str) -
     Raises FormatError for a malformed certificate and SignatureError when it was not
     signed by ``identity_public_key`` or names another owner.
     """
-    if not isinstance(wire, dict) or set(wire) != {"cert", "signature"}:
-        raise FormatError("encryption key certificate must have exactly 'cert' and 'signature'")
+    check_fields(wire, {"cert", "signature"}, what="encryption key certificate")
 
     cert = b64decode(wire["cert"], field="certificate")
     signature = b64decode(wire["signature"], field="certificate signature")

@@ -19,11 +19,11 @@ import nacl.exceptions
 import nacl.utils
 
 from keys import labels
-from keys.encoding import b64decode, b64encode, canonical_json, digest, parse_canonical
+from keys.encoding import b64decode, b64encode, canonical_json, check_fields, digest, parse_canonical
 from keys.encryption import PUBLIC_KEY_SIZE, EncryptionKey, shared_secret
-from keys.errors import DecryptError, FormatError, MismatchError, NotForThisKey
+from keys.errors import DecryptError, FormatError, MismatchError, NotForThisKey, SignatureError
 from keys.header import BODY_ENCODING, Header, parse_header
-from keys.identity import IdentityKey, verify as verify_signature
+from keys.identity import IdentityKey, key_id, verify as verify_signature
 
 CONTENT_KEY_SIZE = 32
 NONCE_SIZE = 24
@@ -64,10 +64,7 @@ class Envelope:
 
 def parse_wire(wire: object) -> Envelope:
     """Decode the JSON form of an envelope; the header is parsed later by ``verify``."""
-    if not isinstance(wire, dict):
-        raise FormatError("envelope must be a JSON object")
-    if set(wire) != {"v", "header", "signature", "body"}:
-        raise FormatError("envelope must have exactly the fields v, header, signature, body")
+    check_fields(wire, {"v", "header", "signature", "body"}, what="envelope")
     if wire["v"] != 1:
         raise FormatError(f"envelope version {wire['v']!r} is not supported (expected 1)",
                           value=wire["v"], code="unsupported_version")
@@ -137,12 +134,17 @@ def seal(identity: IdentityKey, sender: str, recipients: list[RecipientKey], *,
     return Envelope(header_bytes, identity.sign(labels.SIG_ENVELOPE_HEADER, header_bytes), body)
 
 
-def verify(envelope: Envelope, sender_public_key: bytes) -> Header:
+def verify(envelope: Envelope, sender_public_key: bytes, *, header: Header | None = None) -> Header:
     """Check the header's form, the sender's signature and the body digest.
 
-    This is all the broker can check; it never sees the content key.
+    This is all the broker can check; it never sees the content key. ``header`` may
+    be passed when the caller already parsed ``envelope.header``.
     """
-    header = parse_header(envelope.header)
+    header = parse_header(envelope.header) if header is None else header
+    if header.sender_key != key_id(sender_public_key):
+        raise SignatureError(f"envelope was signed with key {header.sender_key}, not the sender's "
+                             f"registered identity key {key_id(sender_public_key)}",
+                             value=header.sender_key)
 
     verify_signature(sender_public_key, labels.SIG_ENVELOPE_HEADER, envelope.header,
                      envelope.signature, what="envelope header")

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from keys import labels
-from keys.encoding import b64decode, b64encode, canonical_json, digest, parse_canonical
+from keys.encoding import b64decode, b64encode, canonical_json, check_fields, digest, parse_canonical
 from keys.encryption import KeyCertificate, current_certificate, parse_certificate
 from keys.errors import FormatError
 from keys.header import describe_validation_error
@@ -44,8 +44,7 @@ class SignedDocument:
 
     @classmethod
     def from_wire(cls, wire: object, *, what: str) -> "SignedDocument":
-        if not isinstance(wire, dict) or set(wire) != {"document", "signature"}:
-            raise FormatError(f"{what} must have exactly 'document' and 'signature'")
+        check_fields(wire, {"document", "signature"}, what=what)
         return cls(b64decode(wire["document"], field=f"{what} document"),
                    b64decode(wire["signature"], field=f"{what} signature", size=64))
 

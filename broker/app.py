@@ -1,0 +1,157 @@
+"""The aiohttp application: middlewares, authentication and the route table.
+
+Handlers live in broker.handlers; this module turns every error into a JSON body
+with a stable code and the request id, and logs one line per request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+
+from aiohttp import web
+
+from broker import handlers
+from broker.auth import ReplayGuard, check_signature, read_auth_headers
+from broker.config import Settings
+from broker.errors import ApiError, BadRequest, Forbidden, TooLarge, Unauthenticated
+from broker.services.delivery import DeliveryService
+from broker.services.directory import DirectoryService
+from broker.storage import Storage
+from keys.encoding import b64decode
+from keys.errors import EnlaceError
+from keys.requests import SECRETARIAT
+
+log = logging.getLogger("enlace.http")
+
+STORAGE = web.AppKey("storage", Storage)
+DIRECTORY = web.AppKey("directory", DirectoryService)
+DELIVERY = web.AppKey("delivery", DeliveryService)
+GUARD = web.AppKey("guard", ReplayGuard)
+SETTINGS = web.AppKey("settings", Settings)
+
+
+def _error_response(error: ApiError, request_id: str) -> web.Response:
+    return web.json_response(error.to_json(request_id), status=error.status)
+
+
+_AIOHTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
+    request_id = uuid.uuid4().hex[:16]
+    request["request_id"] = request_id
+    started = time.perf_counter()
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        response = _error_response(exc, request_id)
+    except web.HTTPException as exc:
+        code = _AIOHTTP_CODES.get(exc.status, "http_error")
+        response = _error_response(ApiError(code, exc.reason or code), request_id)
+        response.set_status(exc.status)
+    except Exception:
+        log.exception("unexpected error", extra={"request_id": request_id, "path": request.path})
+        response = _error_response(ApiError("internal", "internal error; the broker logged it "
+                                            "under this request id"), request_id)
+        response.set_status(500)
+
+    response.headers["Enlace-Request-Id"] = request_id
+    log.info("request", extra={
+        "request_id": request_id, "method": request.method, "path": request.path,
+        "status": response.status, "caller": request.get("caller"),
+        "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+    return response
+
+
+async def read_json(request: web.Request) -> object:
+    """The request body parsed as JSON, or BadRequest saying where it is malformed."""
+    body = await read_body(request)
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise BadRequest("malformed_json", "request body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise BadRequest("malformed_json",
+                         f"request body is not valid JSON: {exc.msg} at line {exc.lineno} "
+                         f"column {exc.colno}", value=exc.pos) from None
+
+
+async def read_body(request: web.Request) -> bytes:
+    if "body" not in request:
+        try:
+            request["body"] = await request.read()
+        except web.HTTPRequestEntityTooLarge as exc:
+            raise TooLarge("too_large", f"request body is larger than the limit of "
+                           f"{request.app[SETTINGS].max_envelope_bytes} bytes for an envelope",
+                           value=exc.actual_size) from None
+    return request["body"]
+
+
+async def authenticate(request: web.Request, *, scope: str, cp_id: str | None = None,
+                       role: str = "caller") -> str:
+    """Check the request signature and return the caller's name.
+
+    ``scope`` is "contact_point" (an approved contact point), "secretariat" (the root
+    key) or "applicant" (the key of the pending registration ``cp_id``, or the
+    Secretariat). ``role`` names the caller in errors ("sender" on submit).
+    """
+    headers = read_auth_headers(request)
+    caller = headers["caller"]
+    public_key = await _caller_key(request, caller, scope, cp_id)
+
+    body = await read_body(request)
+    check_signature(request, headers, public_key, body)
+    request.app[GUARD].check(headers["nonce"], headers["timestamp"], int(time.time()))
+    request["caller"] = caller
+
+    if scope == "contact_point":
+        await request.app[DIRECTORY].require_usable(caller, role=role)
+    return caller
+
+
+async def _caller_key(request: web.Request, caller: str, scope: str, cp_id: str | None) -> bytes:
+    directory = request.app[DIRECTORY]
+    if caller == SECRETARIAT:
+        if scope == "contact_point":
+            raise Forbidden("forbidden", "the Secretariat key cannot act as a contact point")
+        return directory.root_public_key
+    if scope == "secretariat":
+        raise Forbidden("forbidden", f"{caller} is not the Secretariat; this needs the Secretariat key",
+                        value=caller)
+    if scope == "applicant" and caller != cp_id:
+        raise Forbidden("forbidden", f"{caller} may not read the registration of {cp_id}", value=caller)
+
+    record = await directory.record(caller)
+    if record is not None:
+        return record.identity_key
+    registration = await directory.storage.get_registration(caller)
+    if registration is not None:
+        return registration.identity_key
+    raise Unauthenticated("unknown_caller", f"{caller} is not in the directory; register first",
+                          value=caller)
+
+
+def decode_root_key(text: str) -> bytes:
+    try:
+        return b64decode(text, field="secretariat_key", size=32)
+    except EnlaceError as exc:
+        raise ValueError(exc.message) from None
+
+
+def create_app(settings: Settings, storage: Storage) -> web.Application:
+    """Build the application around an opened storage backend."""
+    # Base64 makes the JSON about 4/3 of the envelope; allow room for the field names.
+    app = web.Application(middlewares=[error_middleware],
+                          client_max_size=settings.max_envelope_bytes * 4 // 3 + 64 * 1024)
+    directory = DirectoryService(storage, decode_root_key(settings.secretariat_key))
+    app[SETTINGS] = settings
+    app[STORAGE] = storage
+    app[DIRECTORY] = directory
+    app[DELIVERY] = DeliveryService(storage, directory, max_envelope_bytes=settings.max_envelope_bytes)
+    app[GUARD] = ReplayGuard(settings.replay_window)
+    handlers.add_routes(app)
+    return app

@@ -1,0 +1,1 @@
+"""Broker services: the rules between the HTTP handlers and storage."""

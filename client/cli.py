@@ -1,0 +1,162 @@
+"""The ``enlace`` command.
+
+Output rules: results go to stdout; errors go to stderr as "enlace: error: ...",
+followed by "enlace: hint: ..." with the command that fixes it. No traceback reaches
+the user, no log lines are printed, and no secret is ever printed. Exit status: 0
+success, 1 the broker refused, 2 bad input or local files, 3 something did not
+verify, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from client import commands
+from client.api import ApiFailure
+from client.errors import CliError
+from client.messages import from_api, from_core
+from i18n import _, install_argparse, set_language
+from keys.content import ITEM_KINDS, ITEM_STATUSES, TLP_LEVELS
+from keys.header import PRIORITIES
+from keys.keystore import PROFILES
+from keys.errors import EnlaceError
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--home", metavar=_("DIR"),
+                        help=_("directory with configuration and keys (default: $ENLACE_HOME or ~/.enlace)"))
+    parser.add_argument("--lang", help=_("language of messages: en, es (default: from LANG)"))
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
+
+
+def _key_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--broker", required=True, metavar=_("URL"), help=_("the broker's URL"))
+    parser.add_argument("--kdf", choices=list(PROFILES), default="moderate",
+                        help=_("cost of the passphrase key derivation (default: moderate)"))
+    parser.add_argument("--force", action="store_true", help=_("replace an existing keystore"))
+
+
+def _add_alert_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(_("firearms-trafficking alert (an alert needs --item-kind and --status)"))
+    group.add_argument("--item-kind", choices=ITEM_KINDS, help=_("what the alert is about"))
+    group.add_argument("--status", choices=ITEM_STATUSES, help=_("what happened to the item"))
+    for flag, help_text in (("--make", _("manufacturer")), ("--model", _("model")),
+                            ("--type", _("type, for example pistol or rifle")),
+                            ("--calibre", _("calibre or gauge")), ("--serial", _("serial number")),
+                            ("--country-of-manufacture", _("ISO 3166 two-letter code")),
+                            ("--import-marking", _("import marking")),
+                            ("--ammunition-lot", _("ammunition lot number")),
+                            ("--seizure-place", _("where it was seized")),
+                            ("--seizure-date", _("date of seizure, YYYY-MM-DD")),
+                            ("--route", _("known or suspected route")),
+                            ("--case-reference", _("your case reference"))):
+        group.add_argument(flag, help=help_text)
+    group.add_argument("--serial-obliterated", action="store_true", help=_("the serial number was obliterated"))
+    group.add_argument("--quantity", type=int, help=_("number of items (default: 1)"))
+
+
+def _contact_commands(commands_: argparse._SubParsersAction) -> None:
+    init = commands_.add_parser("init", help=_("create this contact point's keys"))
+    init.add_argument("--id", required=True, help=_("contact point id, <iso2>.<agency>.<unit>"))
+    init.add_argument("--secretariat-key", required=True, metavar=_("KEY"),
+                      help=_("the Secretariat's public key, obtained from the Secretariat directly"))
+    _key_options(init)
+
+    register = commands_.add_parser("register", help=_("ask the Secretariat to list this contact point"))
+    register.add_argument("--agency", required=True, help=_("agency name"))
+    register.add_argument("--agency-type", required=True, help=_("customs, police, prosecutor, ..."))
+    register.add_argument("--unit", required=True, help=_("unit or desk name"))
+    register.add_argument("--language", action="append", required=True, choices=["en", "es", "pt", "fr"],
+                          help=_("a working language; repeat for several"))
+    register.add_argument("--topic", action="append", default=[], help=_("a topic; repeat for several"))
+
+    commands_.add_parser("status", help=_("show the state of this contact point's registration"))
+    commands_.add_parser("whoami", help=_("show this contact point's id and fingerprint"))
+
+    send = commands_.add_parser("send", help=_("send a message or a firearms-trafficking alert"))
+    send.add_argument("--to", action="append", required=True, metavar=_("ID"),
+                      help=_("recipient contact point id; repeat for several"))
+    send.add_argument("--subject", required=True, help=_("subject line (sealed, the broker never sees it)"))
+    send.add_argument("--text", default="", help=_("message text"))
+    send.add_argument("--text-file", metavar=_("FILE"), help=_("read the message text from a file"))
+    send.add_argument("--tlp", choices=TLP_LEVELS, default="AMBER", help=_("handling code (default: AMBER)"))
+    send.add_argument("--priority", choices=PRIORITIES, default="normal", help=_("delivery priority"))
+    _add_alert_options(send)
+
+    inbox = commands_.add_parser("inbox", help=_("list messages waiting in the mailbox"))
+    _json_flag(inbox)
+    read = commands_.add_parser("read", help=_("decrypt and verify one message"))
+    read.add_argument("msg_id", metavar=_("ID"))
+    _json_flag(read)
+    ack = commands_.add_parser("ack", help=_("acknowledge a message so the broker can delete it"))
+    ack.add_argument("msg_id", metavar=_("ID"))
+
+
+def _directory_commands(commands_: argparse._SubParsersAction) -> None:
+    directory = commands_.add_parser("directory", help=_("read the directory of contact points"))
+    sub = directory.add_subparsers(dest="directory_command", metavar=_("COMMAND"), required=True)
+    _json_flag(sub.add_parser("list", help=_("list every contact point")))
+    show = sub.add_parser("show", help=_("show one contact point"))
+    show.add_argument("cp_id", metavar=_("ID"))
+    _json_flag(show)
+
+
+def _admin_commands(commands_: argparse._SubParsersAction) -> None:
+    admin = commands_.add_parser("admin", help=_("Secretariat administration"))
+    sub = admin.add_subparsers(dest="admin_command", metavar=_("COMMAND"), required=True)
+    _key_options(sub.add_parser("init", help=_("create the Secretariat root key")))
+    _json_flag(sub.add_parser("pending", help=_("list registration requests awaiting a decision")))
+    approve = sub.add_parser("approve", help=_("sign and publish the record of a pending request"))
+    approve.add_argument("cp_id", metavar=_("ID"))
+    reject = sub.add_parser("reject", help=_("reject a pending request"))
+    reject.add_argument("cp_id", metavar=_("ID"))
+    reject.add_argument("--reason", required=True, help=_("why; the applicant sees this text"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="enlace", description=_("Enlace: signed, end-to-end encrypted exchange between "
+                                     "national contact points."))
+    _common(parser)
+    sub = parser.add_subparsers(dest="command", metavar=_("COMMAND"), required=True)
+    _contact_commands(sub)
+    _directory_commands(sub)
+    _admin_commands(sub)
+    demo = sub.add_parser("demo", help=_("run a complete exchange on a temporary broker"))
+    demo.add_argument("--keep", action="store_true", help=_("keep the temporary directory afterwards"))
+    return parser
+
+
+def _early_language(argv: list[str] | None) -> None:
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--lang")
+    known, _rest = early.parse_known_args(argv)
+    set_language(known.lang)
+    install_argparse()
+
+
+def _report(error: CliError) -> int:
+    print(_("enlace: error: {message}").format(message=error.message), file=sys.stderr)
+    if error.hint:
+        print(_("enlace: hint: {hint}").format(hint=error.hint), file=sys.stderr)
+    return error.exit_status
+
+
+def main(argv: list[str] | None = None) -> int:
+    _early_language(argv)
+    args = build_parser().parse_args(argv)
+    try:
+        return asyncio.run(commands.run(args)) or 0
+    except CliError as exc:
+        return _report(exc)
+    except ApiFailure as exc:
+        return _report(from_api(exc))
+    except EnlaceError as exc:
+        return _report(from_core(exc))
+    except KeyboardInterrupt:
+        return 130

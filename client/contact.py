@@ -1,0 +1,117 @@
+"""What a contact point does: create keys, register, send, receive, acknowledge."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from client import home as local
+from client.api import ApiFailure, BrokerClient
+from client.errors import UsageError
+from client.trust import OpenedMessage, open_received, verified_record
+from i18n import _
+from keys import keystore
+from keys.content import to_sealable
+from keys.encryption import DEFAULT_VALIDITY, EncryptionKey, certify
+from keys.envelope import RecipientKey, seal
+from keys.ids import check_cp_id, country_of
+from keys.identity import IdentityKey
+from keys.records import SignedDocument, make_registration
+
+
+def create_keys(home: Path, cp_id: str, broker: str, secretariat_key: str, passphrase: str, *,
+                profile: str = "moderate", force: bool = False) -> keystore.KeyMaterial:
+    """Generate an identity key and a first encryption key; write keystore and configuration."""
+    config = local.Config(broker=broker, contact_point=check_cp_id(cp_id), secretariat_key=secretariat_key)
+    config.root_public_key  # raises a clear error for a bad pinned key before anything is written
+
+    now = int(time.time())
+    material = keystore.KeyMaterial(cp_id, IdentityKey.generate(),
+                                    [keystore.StoredEncryptionKey(EncryptionKey.generate(), now,
+                                                                  now + DEFAULT_VALIDITY)])
+    keystore.save(home / "keystore.json", material, passphrase, profile=profile, force=force)
+    local.save_config(home, config)
+    return material
+
+
+def registration_request(material: keystore.KeyMaterial, *, agency: str, agency_type: str, unit: str,
+                         languages: list[str], topics: list[str]) -> SignedDocument:
+    """The self-signed request that asks the Secretariat to list this contact point."""
+    certificates = [certify(material.identity, material.owner, k.key,
+                            not_before=k.not_before, not_after=k.not_after)
+                    for k in material.encryption_keys]
+    profile = {"id": material.owner, "country": country_of(material.owner), "agency": agency,
+               "agency_type": agency_type, "unit": unit, "languages": languages, "topics": topics}
+    return make_registration(material.identity, profile, certificates, int(time.time()))
+
+
+async def recipient_keys(api: BrokerClient, root_public_key: bytes, cp_ids: list[str]) -> list[RecipientKey]:
+    """Verified current encryption keys of each recipient; UsageError names one that has none."""
+    now = int(time.time())
+    result = []
+    for cp_id in cp_ids:
+        try:
+            record = await verified_record(api, root_public_key, check_cp_id(cp_id))
+        except ApiFailure as exc:
+            if exc.code != "not_found":
+                raise
+            raise UsageError(_("{cp_id} is not in the directory").format(cp_id=cp_id),
+                             hint=_("check the id with 'enlace directory list'")) from None
+        certificate = record.current_key(now) if record.usable_at(now) else None
+        if certificate is None:
+            raise UsageError(_("{cp_id} has no active record or valid encryption key").format(cp_id=cp_id))
+        result.append(RecipientKey(cp_id, certificate.key_id, certificate.public_key))
+    return result
+
+
+async def send(api: BrokerClient, root_public_key: bytes, material: keystore.KeyMaterial,
+               recipients: list[str], *, kind: str, priority: str, content: dict) -> dict:
+    """Validate, seal, sign and submit one message; return the broker's receipt."""
+    if len(set(recipients)) != len(recipients):
+        raise UsageError(_("a recipient is named more than once"))
+    sealable = to_sealable(kind, content)
+    keys = await recipient_keys(api, root_public_key, recipients)
+    envelope = seal(material.identity, material.owner, keys, kind=kind, priority=priority,
+                    content=sealable)
+    return await api.submit(envelope.to_wire())
+
+
+def _store_envelope(home: Path, item: dict) -> None:
+    path = local.messages_dir(home) / f"{item['id']}.json"
+    if not path.exists():
+        path.write_text(json.dumps(item, sort_keys=True), encoding="utf-8")
+
+
+async def fetch_inbox(api: BrokerClient, home: Path) -> list[dict]:
+    """Fetch waiting envelopes and keep an encrypted copy of each; duplicates are dropped."""
+    items = await api.mailbox()
+    seen: set[str] = set()
+    result = []
+    for item in items:
+        if item["id"] in seen:
+            continue
+        seen.add(item["id"])
+        _store_envelope(home, item)
+        result.append(item)
+    return result
+
+
+def stored_envelope(home: Path, msg_id: str) -> dict | None:
+    path = local.messages_dir(home) / f"{msg_id}.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+async def read(api: BrokerClient, home: Path, root_public_key: bytes, material: keystore.KeyMaterial,
+               msg_id: str) -> OpenedMessage:
+    """Verify and decrypt message ``msg_id`` from the local copy or the mailbox."""
+    item = stored_envelope(home, msg_id)
+    if item is None:
+        item = next((i for i in await fetch_inbox(api, home) if i["id"] == msg_id), None)
+    if item is None:
+        raise UsageError(_("message {msg_id} is neither in the mailbox nor stored locally").format(
+            msg_id=msg_id), hint=_("list messages with 'enlace inbox'"))
+    return await open_received(api, root_public_key, material, item["envelope"])
+

@@ -1,0 +1,105 @@
+"""The client's home directory: configuration, keystore and received envelopes.
+
+Layout (default ``~/.enlace``, or ``--home`` / ENLACE_HOME)::
+
+    config.toml        broker URL, own contact point id, pinned Secretariat key
+    keystore.json      the contact point's keys (passphrase-protected)
+    secretariat.json   the Secretariat root key, on an administrator's machine
+    messages/ID.json   envelopes as received: still encrypted, never plaintext
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from client.errors import UsageError
+from i18n import _
+from keys import keystore
+from keys.encoding import b64decode
+from keys.errors import EnlaceError
+from keys.identity import fingerprint
+
+HOME_ENV = "ENLACE_HOME"
+CONFIG_FIELDS = ("broker", "contact_point", "secretariat_key")
+
+
+def home_dir(option: str | None) -> Path:
+    if option:
+        return Path(option).expanduser()
+    return Path(os.environ.get(HOME_ENV) or Path.home() / ".enlace").expanduser()
+
+
+@dataclass
+class Config:
+    broker: str = ""
+    contact_point: str = ""
+    secretariat_key: str = ""
+
+    @property
+    def root_public_key(self) -> bytes:
+        try:
+            return b64decode(self.secretariat_key, field="secretariat_key", size=32)
+        except EnlaceError:
+            raise UsageError(_("the pinned Secretariat key in the configuration is missing or invalid"),
+                             hint=_("run 'enlace init' again with --secretariat-key")) from None
+
+    @property
+    def root_fingerprint(self) -> str:
+        return fingerprint(self.root_public_key)
+
+
+def load_config(home: Path) -> Config:
+    path = home / "config.toml"
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise UsageError(_("no Enlace configuration in {home}").format(home=home),
+                         hint=_("run 'enlace init' (contact point) or 'enlace admin init' "
+                                "(Secretariat) first, or pass --home")) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(_("configuration file {path} is not valid TOML: {error}").format(
+            path=path, error=exc)) from None
+    return Config(**{k: str(data.get(k, "")) for k in CONFIG_FIELDS})
+
+
+def save_config(home: Path, config: Config) -> None:
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # JSON string escapes are valid TOML basic-string escapes for these values.
+    lines = [f"{name} = {json.dumps(getattr(config, name))}" for name in CONFIG_FIELDS]
+    (home / "config.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def read_passphrase(*, confirm: bool) -> str:
+    """The passphrase from ENLACE_PASSPHRASE, else from a prompt on the terminal."""
+    value = os.environ.get(keystore.PASSPHRASE_ENV)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise UsageError(_("no passphrase: standard input is not a terminal"),
+                         hint=_("set {variable} for scripts").format(variable=keystore.PASSPHRASE_ENV))
+
+    first = getpass.getpass(_("Passphrase: "))
+    if confirm and getpass.getpass(_("Repeat the passphrase: ")) != first:
+        raise UsageError(_("the two passphrases differ"), hint=_("run the command again"))
+    return first
+
+
+def unlock(path: Path) -> keystore.KeyMaterial:
+    """Open the keystore at ``path`` with the user's passphrase."""
+    if not path.exists():
+        raise UsageError(_("keystore {path} not found").format(path=path),
+                         hint=_("run 'enlace init' first, or pass --home"))
+    return keystore.load(path, read_passphrase(confirm=False))
+
+
+def messages_dir(home: Path) -> Path:
+    path = home / "messages"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path

@@ -1,0 +1,76 @@
+"""Turning broker error codes and core errors into translated messages with hints.
+
+The broker's English message is the fallback for a code this table does not know,
+so a newer broker never leaves the user with nothing.
+"""
+
+from __future__ import annotations
+
+from client.api import ApiFailure
+from client.errors import CliError, TrustError, UsageError
+from i18n import _
+from keys.errors import EnlaceError, KeystoreError, SignatureError, WrongPassphrase
+
+
+def _broker_messages() -> dict[str, tuple[str, str | None]]:
+    return {
+        "unreachable": (_("cannot reach the broker at {value}"),
+                        _("check that the broker runs and that 'broker' in config.toml is right")),
+        "unknown_caller": (_("{value} is not in the directory yet"),
+                           _("register with 'enlace register' and wait for the Secretariat's approval")),
+        "caller_not_approved": (_("{value} is not approved yet"),
+                                _("check the request with 'enlace status'")),
+        "sender_not_approved": (_("{value} is not approved yet"),
+                                _("check the request with 'enlace status'")),
+        "unknown_sender": (_("sender {value} is not in the directory"), None),
+        "unknown_recipient": (_("recipient {value} is not in the directory"),
+                              _("check the id with 'enlace directory list'")),
+        "recipient_not_approved": (_("recipient {value} is not an approved contact point"),
+                                   _("check the id with 'enlace directory show ID'")),
+        "registration_exists": (_("a registration for {value} is already pending or approved"),
+                                _("check it with 'enlace status'")),
+        "registration_not_found": (_("no registration request for {value}"),
+                                   _("send one with 'enlace register'")),
+        "registration_not_pending": (_("the registration of {value} was already decided"), None),
+        "not_found": (_("{value} was not found"), None),
+        "not_in_mailbox": (_("message {value} is not waiting in your mailbox"),
+                           _("list messages with 'enlace inbox'")),
+        "too_large": (_("the message is too large for the broker ({value} bytes)"),
+                      _("shorten the text or split it into several messages")),
+        "message_id_conflict": (_("message id {value} was already used for another message"), None),
+        "request_expired": (_("the broker rejected the request time {value}"),
+                            _("check this computer's clock")),
+        "request_replayed": (_("the broker saw this request already"), _("run the command again")),
+        "auth_invalid": (_("the broker did not accept this request's signature"),
+                         _("check that the keystore belongs to the configured contact point")),
+        "bad_signature": (_("a signature did not verify"), None),
+        "forbidden": (_("this key may not do that"), None),
+    }
+
+
+def from_api(exc: ApiFailure) -> CliError:
+    template, hint = _broker_messages().get(exc.code, (None, None))
+    if template is None:
+        message = _("the broker refused the request: {message} ({code})").format(
+            message=exc.message, code=exc.code)
+    else:
+        message = template.format(value=exc.value if exc.value is not None else "")
+    if exc.request_id:
+        message += " " + _("[request {request_id}]").format(request_id=exc.request_id)
+    return CliError(message, hint)
+
+
+def from_core(exc: EnlaceError) -> CliError:
+    if isinstance(exc, WrongPassphrase):
+        return UsageError(_("the passphrase does not open the keystore"),
+                          _("try again; the passphrase is case-sensitive"))
+    if exc.code == "keystore_exists":
+        return UsageError(_("a keystore already exists at {path}").format(path=exc.value),
+                          _("use --force to replace it, or --home for another directory"))
+    if exc.code == "weak_passphrase":
+        return UsageError(_("the passphrase must have at least 8 characters"), None)
+    if isinstance(exc, KeystoreError):
+        return UsageError(_("keystore problem: {reason}").format(reason=exc.message), None)
+    if isinstance(exc, SignatureError):
+        return TrustError(_("verification failed: {reason}").format(reason=exc.message), None)
+    return UsageError(_("invalid input: {reason}").format(reason=exc.message), None)

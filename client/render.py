@@ -1,0 +1,115 @@
+"""Text shown to a person: tables and message views, every label translated."""
+
+from __future__ import annotations
+
+import datetime
+
+from client.secretariat import PendingRequest
+from client.trust import OpenedMessage
+from i18n import _
+from keys.identity import fingerprint
+from keys.records import DirectoryRecord
+
+
+def when(timestamp: int) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def table(headings: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headings, *rows)]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
+             for row in [headings, *rows]]
+    return "\n".join(lines)
+
+
+def record_row(record: DirectoryRecord | None, cp_id: str, problem: str | None) -> list[str]:
+    if record is None:
+        return [cp_id, "", "", _("NOT VERIFIED: {reason}").format(reason=problem)]
+    return [cp_id, record.profile.agency, ", ".join(record.profile.languages),
+            _("active") if record.status == "active" else _("revoked")]
+
+
+def directory_table(rows: list[list[str]]) -> str:
+    return table([_("ID"), _("AGENCY"), _("LANGUAGES"), _("STATUS")], rows)
+
+
+def record_detail(record: DirectoryRecord) -> str:
+    profile = record.profile
+    keys = [f"    {c.key_id}  {when(c.not_before)} → {when(c.not_after)}" for c in record.certificates]
+    lines = [
+        _("Contact point: {value}").format(value=profile.id),
+        _("Country:       {value}").format(value=profile.country),
+        _("Agency:        {value} ({kind})").format(value=profile.agency, kind=profile.agency_type),
+        _("Unit:          {value}").format(value=profile.unit),
+        _("Languages:     {value}").format(value=", ".join(profile.languages)),
+        _("Topics:        {value}").format(value=", ".join(profile.topics)),
+        _("Status:        {value}").format(value=record.status),
+        _("Fingerprint:   {value}").format(value=fingerprint(record.identity_key)),
+        _("Valid:         {start} → {end}").format(start=when(record.valid_from), end=when(record.valid_until)),
+        _("Encryption keys:"),
+        *keys,
+        _("Record signature verified against the pinned Secretariat key."),
+    ]
+    return "\n".join(lines)
+
+
+def inbox_table(items: list[dict]) -> str:
+    rows = [[item["id"], item["sender"], item["kind"], when(item["received_at"])] for item in items]
+    return table([_("ID"), _("FROM"), _("KIND"), _("RECEIVED")], rows)
+
+
+_ALERT_LABELS = {
+    "item_kind": lambda: _("Item"), "status": lambda: _("Status"), "make": lambda: _("Make"),
+    "model": lambda: _("Model"), "type": lambda: _("Type"), "calibre": lambda: _("Calibre"),
+    "serial_number": lambda: _("Serial number"), "serial_obliterated": lambda: _("Serial obliterated"),
+    "country_of_manufacture": lambda: _("Country of manufacture"),
+    "import_marking": lambda: _("Import marking"), "quantity": lambda: _("Quantity"),
+    "ammunition_lot": lambda: _("Ammunition lot"), "seizure_place": lambda: _("Seizure place"),
+    "seizure_date": lambda: _("Seizure date"), "route": lambda: _("Route"),
+    "case_reference": lambda: _("Case reference"),
+}
+
+
+def _alert_lines(alert: dict) -> list[str]:
+    lines = [_("Alert:")]
+    for field, label in _ALERT_LABELS.items():
+        if field in alert:
+            value = alert[field]
+            if isinstance(value, bool):
+                value = _("yes") if value else _("no")
+            lines.append(f"  {label()}: {value}")
+    return lines
+
+
+def message_detail(opened: OpenedMessage) -> str:
+    header, content, record = opened.header, opened.inner["content"], opened.sender_record
+    lines = [
+        _("Message {msg_id} ({kind}, priority {priority})").format(
+            msg_id=header.id, kind=header.kind, priority=header.priority),
+        _("From:       {cp_id}, {agency}, {unit}").format(
+            cp_id=header.sender, agency=record.profile.agency, unit=record.profile.unit),
+        _("To:         {recipients}").format(recipients=", ".join(header.recipient_ids)),
+        _("Sent:       {time}").format(time=when(header.created)),
+        _("Signature:  valid, made by the identity key with fingerprint {fingerprint}").format(
+            fingerprint=opened.sender_fingerprint),
+        _("Directory:  the sender's record verified against the pinned Secretariat key"),
+    ]
+    if "tlp" in content:
+        lines.append(_("Handling:   TLP:{code}").format(code=content["tlp"]))
+    if "subject" in content:
+        lines.append(_("Subject:    {subject}").format(subject=content["subject"]))
+    if "alert" in content:
+        lines += _alert_lines(content["alert"])
+    if content.get("text"):
+        lines += ["", content["text"]]
+    return "\n".join(lines)
+
+
+def pending_table(requests: list[PendingRequest]) -> str:
+    rows = []
+    for request in requests:
+        if request.registration is None:
+            rows.append([request.cp_id, "", _("INVALID: {reason}").format(reason=request.problem)])
+        else:
+            rows.append([request.cp_id, request.registration.profile.agency, request.fingerprint])
+    return table([_("ID"), _("AGENCY"), _("FINGERPRINT")], rows)
