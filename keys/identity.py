@@ -6,6 +6,8 @@ never converted to X25519: encryption uses separate keys (keys.encryption).
 
 from __future__ import annotations
 
+import functools
+
 import nacl.exceptions
 import nacl.signing
 
@@ -18,6 +20,7 @@ SIGNATURE_SIZE = 64
 FINGERPRINT_GROUPS = 8
 
 
+@functools.lru_cache(maxsize=4096)
 def key_id(public_key: bytes) -> str:
     """Short stable id of a public key: 32 lowercase hex characters."""
     return digest(public_key, labels.DIGEST_KEY_ID, 16).hex()
