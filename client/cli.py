@@ -38,6 +38,9 @@ def _key_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--broker", required=True, metavar=_("URL"), help=_("the broker's URL"))
     parser.add_argument("--kdf", choices=list(PROFILES), default="moderate",
                         help=_("cost of the passphrase key derivation (default: moderate)"))
+    parser.add_argument("--ca-file", metavar=_("FILE"),
+                        help=_("PEM file of the authority that signed the broker's TLS certificate "
+                               "(default: the system's trusted authorities)"))
     parser.add_argument("--force", action="store_true", help=_("replace an existing keystore"))
 
 

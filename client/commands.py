@@ -38,7 +38,7 @@ class Session:
 
     def client(self, *, signed: bool = True) -> BrokerClient:
         signer = Signer(self.material.owner, self.material.identity) if signed else None
-        return BrokerClient(self.config.broker, signer)
+        return BrokerClient(self.config.broker, signer, cafile=self.config.ca_file or None)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -50,10 +50,20 @@ async def run(args: argparse.Namespace) -> int:
     return await globals()[f"handle_{name}"](args)
 
 
+def _ca_file(args: argparse.Namespace) -> str:
+    if not args.ca_file:
+        return ""
+    path = Path(args.ca_file).expanduser().resolve()
+    if not path.is_file():
+        raise UsageError(_("CA file {path} not found").format(path=path))
+    return str(path)
+
+
 async def handle_init(args: argparse.Namespace) -> int:
     home = local.home_dir(args.home)
     material = contact.create_keys(home, args.id, args.broker, args.secretariat_key,
-                                   local.read_passphrase(confirm=True), profile=args.kdf, force=args.force)
+                                   local.read_passphrase(confirm=True), profile=args.kdf, force=args.force,
+                                   ca_file=_ca_file(args))
     root_fpr = fingerprint(local.Config(secretariat_key=args.secretariat_key).root_public_key)
     print(_("Created keys for {cp_id} in {home}.").format(cp_id=material.owner, home=home))
     print(_("Your fingerprint:        {value}").format(value=fingerprint(material.identity.public_key)))
@@ -184,7 +194,7 @@ async def _directory_rows(api: BrokerClient, root_key: bytes) -> tuple[list, lis
 
 async def handle_directory_list(args: argparse.Namespace) -> int:
     session = Session(args)
-    async with BrokerClient(session.config.broker) as api:
+    async with session.client(signed=False) as api:
         rows, verified = await _directory_rows(api, session.root_key)
     if args.json:
         _print_json(verified)
@@ -195,7 +205,7 @@ async def handle_directory_list(args: argparse.Namespace) -> int:
 
 async def handle_directory_show(args: argparse.Namespace) -> int:
     session = Session(args)
-    async with BrokerClient(session.config.broker) as api:
+    async with session.client(signed=False) as api:
         try:
             entry = await api.directory_entry(args.cp_id)
         except ApiFailure as exc:
@@ -214,7 +224,7 @@ async def handle_directory_show(args: argparse.Namespace) -> int:
 async def handle_admin_init(args: argparse.Namespace) -> int:
     home = local.home_dir(args.home)
     root = secretariat.create_root(home, args.broker, local.read_passphrase(confirm=True),
-                                   profile=args.kdf, force=args.force)
+                                   profile=args.kdf, force=args.force, ca_file=_ca_file(args))
     config = local.load_config(home)
     print(_("Created the Secretariat root key in {home}.").format(home=home))
     print(_("Public key (give it to the broker operator and to every contact point):"))

@@ -21,9 +21,10 @@ from keys.records import SignedDocument, make_registration
 
 
 def create_keys(home: Path, cp_id: str, broker: str, secretariat_key: str, passphrase: str, *,
-                profile: str = "moderate", force: bool = False) -> keystore.KeyMaterial:
+                profile: str = "moderate", force: bool = False, ca_file: str = "") -> keystore.KeyMaterial:
     """Generate an identity key and a first encryption key; write keystore and configuration."""
-    config = local.Config(broker=broker, contact_point=check_cp_id(cp_id), secretariat_key=secretariat_key)
+    config = local.Config(broker=broker, contact_point=check_cp_id(cp_id), secretariat_key=secretariat_key,
+                          ca_file=ca_file)
     config.root_public_key  # raises a clear error for a bad pinned key before anything is written
 
     now = int(time.time())

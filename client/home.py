@@ -2,7 +2,8 @@
 
 Layout (default ``~/.enlace``, or ``--home`` / ENLACE_HOME)::
 
-    config.toml        broker URL, own contact point id, pinned Secretariat key
+    config.toml        broker URL, own contact point id, pinned Secretariat key,
+                       and the CA file that signs the broker's TLS certificate
     keystore.json      the contact point's keys (passphrase-protected)
     secretariat.json   the Secretariat root key, on an administrator's machine
     messages/ID.json   envelopes as received: still encrypted, never plaintext
@@ -26,7 +27,7 @@ from keys.errors import EnlaceError
 from keys.identity import fingerprint
 
 HOME_ENV = "ENLACE_HOME"
-CONFIG_FIELDS = ("broker", "contact_point", "secretariat_key")
+CONFIG_FIELDS = ("broker", "contact_point", "secretariat_key", "ca_file")
 
 
 def home_dir(option: str | None) -> Path:
@@ -40,6 +41,7 @@ class Config:
     broker: str = ""
     contact_point: str = ""
     secretariat_key: str = ""
+    ca_file: str = ""
 
     @property
     def root_public_key(self) -> bytes:

@@ -25,13 +25,13 @@ KEYSTORE_NAME = "secretariat.json"
 
 
 def create_root(home: Path, broker: str, passphrase: str, *, profile: str = "moderate",
-                force: bool = False) -> IdentityKey:
+                force: bool = False, ca_file: str = "") -> IdentityKey:
     """Generate the Secretariat root key; the configuration pins its own public key."""
     root = IdentityKey.generate()
     keystore.save(home / KEYSTORE_NAME, keystore.KeyMaterial(SECRETARIAT, root), passphrase,
                   profile=profile, force=force)
     local.save_config(home, local.Config(broker=broker, contact_point=SECRETARIAT,
-                                         secretariat_key=b64encode(root.public_key)))
+                                         secretariat_key=b64encode(root.public_key), ca_file=ca_file))
     return root
 
 

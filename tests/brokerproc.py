@@ -85,30 +85,31 @@ def sample_profile(cp_id: str) -> dict:
             "languages": ["es"], "topics": ["firearms"]}
 
 
-async def register(url: str, cp_id: str) -> keystore.KeyMaterial:
+async def register(url: str, cp_id: str, *, cafile: str | None = None) -> keystore.KeyMaterial:
     """Create keys for ``cp_id`` and submit its registration (left pending)."""
     material = new_material(cp_id)
     profile = sample_profile(cp_id)
     request = registration_request(material, agency=profile["agency"], agency_type=profile["agency_type"],
                                    unit=profile["unit"], languages=profile["languages"],
                                    topics=profile["topics"])
-    async with BrokerClient(url) as api:
+    async with BrokerClient(url, cafile=cafile) as api:
         await api.register(request)
     return material
 
 
-async def approve(url: str, root: IdentityKey, cp_id: str) -> None:
+async def approve(url: str, root: IdentityKey, cp_id: str, *, cafile: str | None = None) -> None:
     """Approve the pending registration of ``cp_id`` with the Secretariat key."""
-    async with BrokerClient(url, Signer("secretariat", root)) as api:
+    async with BrokerClient(url, Signer("secretariat", root), cafile=cafile) as api:
         answer = await api.registration(cp_id)
         registration = parse_registration(SignedDocument.from_wire(answer["request"], what="request"))
         await api.approve(cp_id, make_record(root, registration, now=int(time.time())))
 
 
-async def enrol(url: str, root: IdentityKey, cp_id: str) -> keystore.KeyMaterial:
+async def enrol(url: str, root: IdentityKey, cp_id: str, *,
+                cafile: str | None = None) -> keystore.KeyMaterial:
     """Register and approve ``cp_id``; return its keys."""
-    material = await register(url, cp_id)
-    await approve(url, root, cp_id)
+    material = await register(url, cp_id, cafile=cafile)
+    await approve(url, root, cp_id, cafile=cafile)
     return material
 
 
