@@ -124,7 +124,10 @@ def _admin_commands(commands_: argparse._SubParsersAction) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="enlace", description=_("Enlace: signed, end-to-end encrypted exchange between "
-                                     "national contact points."))
+                                     "national contact points."),
+        epilog=_("Environment: ENLACE_PASSPHRASE gives the keystore passphrase to scripts "
+                 "(otherwise it is asked on the terminal); ENLACE_HOME sets the default for --home; "
+                 "LANGUAGE, LC_ALL, LC_MESSAGES or LANG set the default for --lang."))
     _common(parser)
     sub = parser.add_subparsers(dest="command", metavar=_("COMMAND"), required=True)
     _contact_commands(sub)
