@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = _settings(args)
         logs.configure(settings.log_level)
         if args.command == "serve":
-            asyncio.run(serve(settings, args.ready_file))
+            _run_loop(serve(settings, args.ready_file))
         else:
             asyncio.run(migrate(settings))
     except (ConfigError, StorageError) as exc:
@@ -140,6 +140,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _run_loop(coroutine) -> None:
+    """Run the broker on uvloop where it is installed: it roughly halves the event loop's cost."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coroutine)
+        return
+    uvloop.run(coroutine)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

@@ -56,7 +56,7 @@ class DeliveryService:
             raise ConflictError("message_id_conflict",
                                 f"message id {header.id} was already used for a different envelope",
                                 value=header.id)
-        log.info("envelope stored", extra={"msg_id": header.id, "sender": header.sender,
+        log.debug("envelope stored", extra={"msg_id": header.id, "sender": header.sender,
                                            "recipients": len(header.recipients),
                                            "duplicate": result.status == "duplicate"})
         return Receipt(result.msg_id, result.digest, result.received_at, result.status == "duplicate")
