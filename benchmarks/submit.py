@@ -19,11 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 
 from brokerproc import BrokerProcess, enrol, signer  # noqa: E402
 from client.api import BrokerClient  # noqa: E402
 from client.contact import recipient_keys  # noqa: E402
+from client.transparency import TrustContext  # noqa: E402
 from keys.envelope import seal  # noqa: E402
 from keys.identity import IdentityKey  # noqa: E402
 
@@ -36,9 +37,9 @@ def _content() -> dict:
             "alert": {"item_kind": "firearm", "status": "seized", "serial_number": "BENCH-1"}}
 
 
-async def _sender(url, root, material, target, count, latencies):
+async def _sender(url, trust, material, target, count, latencies):
     async with BrokerClient(url, signer(material)) as api:
-        keys = await recipient_keys(api, root.public_key, [RECIPIENT])
+        keys = await recipient_keys(api, trust, [RECIPIENT])
         envelopes = [seal(material.identity, material.owner, keys, kind="alert", priority="normal",
                           content=_content()).to_wire() for _ in range(count)]
         await target.wait()
@@ -48,11 +49,11 @@ async def _sender(url, root, material, target, count, latencies):
             latencies.append(time.perf_counter() - started)
 
 
-async def run_level(url: str, root: IdentityKey, senders: list, total: int) -> dict:
+async def run_level(url: str, trust: TrustContext, senders: list, total: int) -> dict:
     latencies: list[float] = []
     go = asyncio.Event()
     per_sender = max(1, total // len(senders))
-    tasks = [asyncio.create_task(_sender(url, root, m, go, per_sender, latencies)) for m in senders]
+    tasks = [asyncio.create_task(_sender(url, trust, m, go, per_sender, latencies)) for m in senders]
     await asyncio.sleep(0.5 + 0.02 * per_sender * len(senders) / 50)
     started = time.perf_counter()
     go.set()
@@ -73,7 +74,8 @@ async def main_async(levels: list[int], total: int) -> None:
             senders = [await enrol(broker.url, root, f"mx.bench.s{i}") for i in range(max(levels))]
             print(f"{'senders':>8} {'submits':>8} {'per s':>9} {'p50 ms':>8} {'p99 ms':>8}")
             for level in levels:
-                figures = await run_level(broker.url, root, senders[:level], total)
+                trust = TrustContext(root.public_key, broker.log_public_key)
+                figures = await run_level(broker.url, trust, senders[:level], total)
                 print(f"{level:>8} {figures['submits']:>8} {figures['per_second']:>9.0f} "
                       f"{figures['p50_ms']:>8.2f} {figures['p99_ms']:>8.2f}", flush=True)
         finally:

@@ -19,9 +19,11 @@ from broker.config import Settings
 from broker.errors import ApiError, BadRequest, Forbidden, TooLarge, Unauthenticated
 from broker.services.delivery import DeliveryService
 from broker.services.directory import DirectoryService
+from broker.services.log import TransparencyLog
 from broker.storage import Storage
 from keys.encoding import b64decode
 from keys.errors import EnlaceError
+from keys.identity import key_id
 from keys.requests import SECRETARIAT
 
 log = logging.getLogger("enlace.http")
@@ -31,6 +33,7 @@ DIRECTORY = web.AppKey("directory", DirectoryService)
 DELIVERY = web.AppKey("delivery", DeliveryService)
 GUARD = web.AppKey("guard", ReplayGuard)
 SETTINGS = web.AppKey("settings", Settings)
+LOG = web.AppKey("log", TransparencyLog)
 
 
 def _error_response(error: ApiError, request_id: str) -> web.Response:
@@ -78,6 +81,8 @@ async def read_json(request: web.Request) -> object:
         raise BadRequest("malformed_json",
                          f"request body is not valid JSON: {exc.msg} at line {exc.lineno} "
                          f"column {exc.colno}", value=exc.pos) from None
+    except (RecursionError, ValueError) as exc:
+        raise BadRequest("malformed_json", f"request body is not acceptable JSON: {exc}") from None
 
 
 async def read_body(request: web.Request) -> bytes:
@@ -95,13 +100,16 @@ async def authenticate(request: web.Request, *, scope: str, cp_id: str | None = 
                        role: str = "caller") -> str:
     """Check the request signature and return the caller's name.
 
-    ``scope`` is "contact_point" (an approved contact point), "secretariat" (the root
-    key) or "applicant" (the key of the pending registration ``cp_id``, or the
-    Secretariat). ``role`` names the caller in errors ("sender" on submit).
+    ``scope`` is "contact_point" (an approved, active contact point), "secretariat"
+    (the root key), "applicant" (the contact point ``cp_id`` with its listed or its
+    requested identity key, or the Secretariat) or "any" (the Secretariat or any
+    listed contact point, even a revoked one). ``role`` names the caller in errors
+    ("sender" on submit).
     """
     headers = read_auth_headers(request)
     caller = headers["caller"]
-    public_key = await _caller_key(request, caller, scope, cp_id)
+    keys = await _caller_keys(request, caller, scope, cp_id)
+    public_key = next((k for k in keys if key_id(k) == headers["key_id"]), keys[0])
 
     body = await read_body(request)
     check_signature(request, headers, public_key, body)
@@ -113,26 +121,29 @@ async def authenticate(request: web.Request, *, scope: str, cp_id: str | None = 
     return caller
 
 
-async def _caller_key(request: web.Request, caller: str, scope: str, cp_id: str | None) -> bytes:
+async def _caller_keys(request: web.Request, caller: str, scope: str, cp_id: str | None) -> list[bytes]:
     directory = request.app[DIRECTORY]
     if caller == SECRETARIAT:
         if scope == "contact_point":
             raise Forbidden("forbidden", "the Secretariat key cannot act as a contact point")
-        return directory.root_public_key
+        return [directory.root_public_key]
     if scope == "secretariat":
         raise Forbidden("forbidden", f"{caller} is not the Secretariat; this needs the Secretariat key",
                         value=caller)
     if scope == "applicant" and caller != cp_id:
         raise Forbidden("forbidden", f"{caller} may not read the registration of {cp_id}", value=caller)
 
-    record = await directory.record(caller)
-    if record is not None:
-        return record.identity_key
+    keys = []
+    state = directory.state(caller)
+    if state is not None:
+        keys.append(state.identity_key)
     registration = await directory.storage.get_registration(caller)
-    if registration is not None:
-        return registration.identity_key
-    raise Unauthenticated("unknown_caller", f"{caller} is not in the directory; register first",
-                          value=caller)
+    if registration is not None and (scope == "applicant" or state is None):
+        keys.append(registration.identity_key)
+    if not keys:
+        raise Unauthenticated("unknown_caller", f"{caller} is not in the directory; register first",
+                              value=caller)
+    return keys
 
 
 def decode_root_key(text: str) -> bytes:
@@ -142,16 +153,17 @@ def decode_root_key(text: str) -> bytes:
         raise ValueError(exc.message) from None
 
 
-def create_app(settings: Settings, storage: Storage) -> web.Application:
-    """Build the application around an opened storage backend."""
+def create_app(settings: Settings, storage: Storage, transparency: TransparencyLog) -> web.Application:
+    """Build the application around an opened storage backend and a loaded log."""
     # Base64 makes the JSON about 4/3 of the envelope; allow room for the field names.
     app = web.Application(middlewares=[error_middleware],
                           client_max_size=settings.max_envelope_bytes * 4 // 3 + 64 * 1024)
-    directory = DirectoryService(storage, decode_root_key(settings.secretariat_key))
+    directory = DirectoryService(storage, transparency.directory.root_public_key, transparency)
     app[SETTINGS] = settings
     app[STORAGE] = storage
     app[DIRECTORY] = directory
     app[DELIVERY] = DeliveryService(storage, directory, max_envelope_bytes=settings.max_envelope_bytes)
     app[GUARD] = ReplayGuard(settings.replay_window)
+    app[LOG] = transparency
     handlers.add_routes(app)
     return app

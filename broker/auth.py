@@ -72,7 +72,7 @@ def read_auth_headers(request: web.Request) -> dict:
     """Parse the five authentication headers, or raise Unauthenticated naming the bad one."""
     timestamp = _header(request, signing.HEADER_TIMESTAMP)
     nonce = _header(request, signing.HEADER_NONCE)
-    if not timestamp.isdigit():
+    if not (timestamp.isascii() and timestamp.isdigit()):
         raise Unauthenticated("auth_invalid", f"{signing.HEADER_TIMESTAMP} must be unix seconds",
                               value=timestamp)
     if not signing.NONCE_PATTERN.match(nonce):

@@ -18,10 +18,15 @@ from pathlib import Path
 from aiohttp import web
 
 from broker import logs
-from broker.app import create_app
+from broker import logkey
+from broker.app import create_app, decode_root_key
+from broker.services.log import TransparencyLog
 from broker.config import ConfigError, Settings, load_settings
 from broker.storage import StorageError, open_storage
 from i18n import _, install_argparse, set_language
+from keys.ids import member_states
+from keys.identity import fingerprint
+from keys.keystore import PROFILES
 
 log = logging.getLogger("enlace.broker")
 
@@ -44,10 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
                        help=_("largest envelope accepted, in bytes (default: 1048576)"))
     serve.add_argument("--tls-cert", metavar=_("FILE"), help=_("PEM certificate chain; enables HTTPS"))
     serve.add_argument("--tls-key", metavar=_("FILE"), help=_("PEM private key for --tls-cert"))
+    serve.add_argument("--log-key", metavar=_("FILE"),
+                       help=_("keystore of the key that signs tree heads, made by 'enlace-broker log-key "
+                              "create'; its passphrase comes from ENLACE_LOG_KEY_PASSPHRASE or a prompt"))
     serve.add_argument("--ready-file", metavar=_("FILE"),
                        help=_("write the broker's URL to this file once it is listening"))
     serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                        help=_("log level (default: INFO)"))
+
+    log_key = commands.add_parser("log-key", help=_("manage the key that signs the log's tree heads"))
+    log_key_commands = log_key.add_subparsers(dest="log_key_command", metavar=_("COMMAND"), required=True)
+    create = log_key_commands.add_parser("create", help=_("create a new log key in a passphrase-protected file"))
+    create.add_argument("--out", required=True, metavar=_("FILE"), help=_("where to write the keystore"))
+    create.add_argument("--kdf", choices=list(PROFILES), default="moderate",
+                        help=_("cost of the passphrase key derivation (default: moderate)"))
+    create.add_argument("--force", action="store_true", help=_("replace an existing file"))
 
     migrate = commands.add_parser("migrate", help=_("create or upgrade the database, then exit"))
     migrate.add_argument("--config", metavar=_("FILE"), help=_("TOML configuration file"))
@@ -57,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {name: getattr(args, name, None) for name in
-                 ("db", "listen", "secretariat_key", "max_envelope_bytes", "tls_cert", "tls_key", "log_level")}
+                 ("db", "listen", "secretariat_key", "max_envelope_bytes", "tls_cert", "tls_key", "log_level",
+                  "log_key")}
     return load_settings(args.config, overrides)
 
 
@@ -77,14 +94,19 @@ async def serve(settings: Settings, ready_file: str | None) -> None:
     if not settings.secretariat_key:
         raise ConfigError(_("no Secretariat public key: pass --secretariat-key with the key that "
                             "'enlace admin init' printed, or set ENLACE_SECRETARIAT_KEY"))
+    try:
+        root_key = decode_root_key(settings.secretariat_key)
+    except ValueError as exc:
+        raise ConfigError(_("invalid Secretariat public key: {error}").format(error=exc)) from None
+    log_key = logkey.load(settings.log_key)
+
     storage = open_storage(settings.db)
     await storage.open()
     try:
-        try:
-            app = create_app(settings, storage)
-        except ValueError as exc:
-            raise ConfigError(_("invalid Secretariat public key: {error}").format(error=exc)) from None
-        await _run(app, settings, ready_file)
+        await storage.seed_member_states(list(member_states().values()))
+        transparency = TransparencyLog(storage, root_key, log_key)
+        await transparency.load()
+        await _run(create_app(settings, storage, transparency), settings, ready_file)
     finally:
         await storage.close()
 
@@ -128,6 +150,8 @@ async def migrate(settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     try:
+        if args.command == "log-key":
+            return _create_log_key(args)
         settings = _settings(args)
         logs.configure(settings.log_level)
         if args.command == "serve":
@@ -139,6 +163,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    return 0
+
+
+def _create_log_key(args: argparse.Namespace) -> int:
+    key = logkey.create(Path(args.out), profile=args.kdf, force=args.force)
+    print(_("Created the log key in {path}.").format(path=args.out))
+    print(_("Log key fingerprint: {value}").format(value=fingerprint(key.public_key)))
     return 0
 
 

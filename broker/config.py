@@ -7,6 +7,7 @@ Each later source overrides the earlier ones. Example file::
     secretariat_key = "<base64url Ed25519 public key>"
     max_envelope_bytes = 1048576
     replay_window = 300
+    log_key = "/var/lib/enlace/log-key.json"
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Settings:
     log_level: str = "INFO"
     tls_cert: str = ""
     tls_key: str = ""
+    log_key: str = ""
 
     @property
     def host_port(self) -> tuple[str, int]:

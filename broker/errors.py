@@ -7,7 +7,8 @@
     ├── NotFoundError        404
     ├── ConflictError        409  an id already used with other content
     ├── TooLarge             413
-    └── Unprocessable        422  well-formed, but a signature or a reference is wrong
+    ├── Unprocessable        422  well-formed, but a signature or a reference is wrong
+    └── Unavailable          503  the broker cannot serve now (storage unreadable)
 
 Anything else raised inside a handler is logged once with its traceback and the
 client receives a generic 500 "internal" error carrying the request id.
@@ -60,6 +61,10 @@ class TooLarge(ApiError):
 
 class Unprocessable(ApiError):
     status = 422
+
+
+class Unavailable(ApiError):
+    status = 503
 
 
 def from_core(exc: EnlaceError) -> ApiError:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from client import contact, render, secretariat
 from client import home as local
 from client.api import ApiFailure, BrokerClient, Signer
 from client.errors import TrustError, UsageError
-from client.trust import check_record
+from client.transparency import TrustContext, fetch_log_key
+from client.trust import verified_state
 from i18n import _
+from keys.encoding import b64encode
 from keys.identity import fingerprint
 from keys.requests import SECRETARIAT
 
@@ -39,6 +42,16 @@ class Session:
     def client(self, *, signed: bool = True) -> BrokerClient:
         signer = Signer(self.material.owner, self.material.identity) if signed else None
         return BrokerClient(self.config.broker, signer, cafile=self.config.ca_file or None)
+
+    async def trust(self, api: BrokerClient) -> TrustContext:
+        """The pinned keys; the broker's log key is pinned on first contact and kept."""
+        if not self.config.log_key:
+            log_key = await fetch_log_key(api)
+            self.config.log_key = b64encode(log_key)
+            local.save_config(self.home, self.config)
+            print(_("enlace: note: pinned the broker's log key, fingerprint {value}").format(
+                value=fingerprint(log_key)), file=sys.stderr)
+        return TrustContext(self.root_key, self.config.log_public_key, self.home / "log-head.json")
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -137,7 +150,7 @@ async def handle_send(args: argparse.Namespace) -> int:
     session = Session(args)
     material = session.unlock()
     async with session.client() as api:
-        receipt = await contact.send(api, session.root_key, material, args.to, kind=kind,
+        receipt = await contact.send(api, await session.trust(api), material, args.to, kind=kind,
                                      priority=args.priority, content=content)
     print(_("Sent {kind} {msg_id} to {recipients}; the broker stored it at {time}.").format(
         kind=kind, msg_id=receipt["id"], recipients=", ".join(args.to), time=render.when(receipt["received_at"])))
@@ -162,10 +175,10 @@ async def handle_read(args: argparse.Namespace) -> int:
     session = Session(args)
     material = session.unlock()
     async with session.client() as api:
-        opened = await contact.read(api, session.home, session.root_key, material, args.msg_id)
+        opened = await contact.read(api, session.home, await session.trust(api), material, args.msg_id)
     if args.json:
         _print_json({"header": opened.header.raw, "body": opened.inner, "verified": True,
-                     "sender_fingerprint": opened.sender_fingerprint})
+                     "trusted": opened.trusted, "sender_fingerprint": opened.sender_fingerprint})
     else:
         print(render.message_detail(opened))
     return 0
@@ -180,25 +193,15 @@ async def handle_ack(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _directory_rows(api: BrokerClient, root_key: bytes) -> tuple[list, list]:
-    rows, verified = [], []
-    for entry in await api.directory():
-        try:
-            record = check_record(entry, root_key, entry["id"])
-            rows.append(render.record_row(record, entry["id"], None))
-            verified.append(entry)
-        except TrustError as exc:
-            rows.append(render.record_row(None, entry["id"], exc.message))
-    return rows, verified
-
-
 async def handle_directory_list(args: argparse.Namespace) -> int:
     session = Session(args)
     async with session.client(signed=False) as api:
-        rows, verified = await _directory_rows(api, session.root_key)
+        trust = await session.trust(api)
+        states = [await verified_state(api, trust, entry["id"]) for entry in await api.directory()]
     if args.json:
-        _print_json(verified)
+        _print_json([render.state_json(s) for s in states])
     else:
+        rows = [render.state_row(s) for s in states]
         print(render.directory_table(rows) if rows else _("The directory is empty."))
     return 0
 
@@ -206,18 +209,11 @@ async def handle_directory_list(args: argparse.Namespace) -> int:
 async def handle_directory_show(args: argparse.Namespace) -> int:
     session = Session(args)
     async with session.client(signed=False) as api:
-        try:
-            entry = await api.directory_entry(args.cp_id)
-        except ApiFailure as exc:
-            if exc.code in ("not_found", "bad_cp_id", "unknown_country"):
-                raise UsageError(_("{cp_id} is not in the directory").format(cp_id=args.cp_id),
-                                 hint=_("check the id with 'enlace directory list'")) from None
-            raise
-    record = check_record(entry, session.root_key, args.cp_id)
+        state = await verified_state(api, await session.trust(api), args.cp_id)
     if args.json:
-        _print_json(entry)
+        _print_json(render.state_json(state))
     else:
-        print(render.record_detail(record))
+        print(render.record_detail(state))
     return 0
 
 

@@ -7,9 +7,10 @@ import time
 from pathlib import Path
 
 from client import home as local
-from client.api import ApiFailure, BrokerClient
+from client.api import BrokerClient
 from client.errors import UsageError
-from client.trust import OpenedMessage, open_received, verified_record
+from client.transparency import TrustContext
+from client.trust import OpenedMessage, open_received, verified_state
 from i18n import _
 from keys import keystore
 from keys.content import to_sealable
@@ -47,32 +48,29 @@ def registration_request(material: keystore.KeyMaterial, *, agency: str, agency_
     return make_registration(material.identity, profile, certificates, int(time.time()))
 
 
-async def recipient_keys(api: BrokerClient, root_public_key: bytes, cp_ids: list[str]) -> list[RecipientKey]:
+async def recipient_keys(api: BrokerClient, trust: TrustContext, cp_ids: list[str]) -> list[RecipientKey]:
     """Verified current encryption keys of each recipient; UsageError names one that has none."""
     now = int(time.time())
     result = []
     for cp_id in cp_ids:
-        try:
-            record = await verified_record(api, root_public_key, check_cp_id(cp_id))
-        except ApiFailure as exc:
-            if exc.code != "not_found":
-                raise
-            raise UsageError(_("{cp_id} is not in the directory").format(cp_id=cp_id),
-                             hint=_("check the id with 'enlace directory list'")) from None
-        certificate = record.current_key(now) if record.usable_at(now) else None
+        state = await verified_state(api, trust, check_cp_id(cp_id))
+        if state.revocation is not None:
+            raise UsageError(_("{cp_id} was revoked ({reason}); do not send to it").format(
+                cp_id=cp_id, reason=state.revocation.reason))
+        certificate = state.current_key(now) if state.usable_at(now) else None
         if certificate is None:
             raise UsageError(_("{cp_id} has no active record or valid encryption key").format(cp_id=cp_id))
         result.append(RecipientKey(cp_id, certificate.key_id, certificate.public_key))
     return result
 
 
-async def send(api: BrokerClient, root_public_key: bytes, material: keystore.KeyMaterial,
+async def send(api: BrokerClient, trust: TrustContext, material: keystore.KeyMaterial,
                recipients: list[str], *, kind: str, priority: str, content: dict) -> dict:
     """Validate, seal, sign and submit one message; return the broker's receipt."""
     if len(set(recipients)) != len(recipients):
         raise UsageError(_("a recipient is named more than once"))
     sealable = to_sealable(kind, content)
-    keys = await recipient_keys(api, root_public_key, recipients)
+    keys = await recipient_keys(api, trust, recipients)
     envelope = seal(material.identity, material.owner, keys, kind=kind, priority=priority,
                     content=sealable)
     return await api.submit(envelope.to_wire())
@@ -105,7 +103,7 @@ def stored_envelope(home: Path, msg_id: str) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-async def read(api: BrokerClient, home: Path, root_public_key: bytes, material: keystore.KeyMaterial,
+async def read(api: BrokerClient, home: Path, trust: TrustContext, material: keystore.KeyMaterial,
                msg_id: str) -> OpenedMessage:
     """Verify and decrypt message ``msg_id`` from the local copy or the mailbox."""
     item = stored_envelope(home, msg_id)
@@ -114,5 +112,5 @@ async def read(api: BrokerClient, home: Path, root_public_key: bytes, material: 
     if item is None:
         raise UsageError(_("message {msg_id} is neither in the mailbox nor stored locally").format(
             msg_id=msg_id), hint=_("list messages with 'enlace inbox'"))
-    return await open_received(api, root_public_key, material, item["envelope"])
+    return await open_received(api, trust, material, item["envelope"])
 

@@ -21,11 +21,12 @@ from pathlib import Path
 from client import contact, render, secretariat
 from client import home as local
 from client.api import BrokerClient, Signer
+from client.transparency import TrustContext, fetch_log_key
 from client.trust import OpenedMessage
 from i18n import _
 from keys import keystore
 from keys.encoding import b64encode
-from keys.identity import fingerprint
+from keys.identity import IdentityKey, fingerprint
 from keys.ids import member_states, sample_contact_points
 
 SENDER = "mx.anam.inteligencia"
@@ -41,13 +42,17 @@ def _say(step: int, text: str) -> None:
     print(f"{step:2d}. {text}", flush=True)
 
 
-async def _start_broker(work: Path, root_key: str) -> tuple[subprocess.Popen, str]:
+async def _start_broker(work: Path, root_key: str, passphrase: str) -> tuple[subprocess.Popen, str]:
     ready = work / "broker.url"
+    log_key = work / "log-key.json"
+    keystore.save(log_key, keystore.KeyMaterial("broker-log", IdentityKey.generate()), passphrase,
+                  profile="interactive")
     log = (work / "broker.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "broker", "serve", "--db", str(work / "broker.db"),
-         "--listen", "127.0.0.1:0", "--secretariat-key", root_key, "--ready-file", str(ready)],
-        stdout=subprocess.DEVNULL, stderr=log)
+         "--listen", "127.0.0.1:0", f"--secretariat-key={root_key}", "--ready-file", str(ready),
+         "--log-key", str(log_key)],
+        stdout=subprocess.DEVNULL, stderr=log, env=dict(os.environ, ENLACE_LOG_KEY_PASSPHRASE=passphrase))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + READY_TIMEOUT
     while not ready.exists() or not ready.read_text().strip():
@@ -78,12 +83,22 @@ class Demo:
         self.work = work
         self.passphrase = secrets.token_urlsafe(24)
         self.materials: dict[str, keystore.KeyMaterial] = {}
+        self.trusts: dict[str, TrustContext] = {}
+
+    def trust(self, cp_id: str) -> TrustContext:
+        """Each contact point keeps its own last accepted tree head, as a real client does."""
+        if cp_id not in self.trusts:
+            self.trusts[cp_id] = TrustContext(self.root_key, self.log_key,
+                                              self.work / "contact-points" / cp_id / "log-head.json")
+        return self.trusts[cp_id]
 
     async def run(self) -> None:
         root = secretariat.create_root(self.work / "secretariat", "", self.passphrase, profile="interactive")
         self.root_key = root.public_key
-        process, url = await _start_broker(self.work, b64encode(root.public_key))
+        process, url = await _start_broker(self.work, b64encode(root.public_key), self.passphrase)
         self.url = url
+        async with BrokerClient(url) as api:
+            self.log_key = await fetch_log_key(api)
         try:
             _say(1, _("Started a broker at {url} on a temporary SQLite database.").format(url=url))
             _say(2, _("Created the Secretariat root key; fingerprint {value}.").format(
@@ -130,7 +145,7 @@ class Demo:
     async def _send(self) -> str:
         material = self.materials[SENDER]
         async with BrokerClient(self.url, Signer(SENDER, material.identity)) as api:
-            receipt = await contact.send(api, self.root_key, material, RECIPIENTS, kind="alert",
+            receipt = await contact.send(api, self.trust(SENDER), material, RECIPIENTS, kind="alert",
                                          priority="high", content=_alert())
         _say(5, _("{sender} sent firearms alert {msg_id} (TLP:AMBER, priority high) to {recipients}; "
                   "the broker verified the signature and stored it on disk before answering.").format(
@@ -145,7 +160,7 @@ class Demo:
             if [i["id"] for i in items] != [msg_id]:
                 raise DemoFailure(_("{cp_id} did not find message {msg_id} in its mailbox").format(
                     cp_id=recipient, msg_id=msg_id))
-            opened = await contact.read(api, home, self.root_key, material, msg_id)
+            opened = await contact.read(api, home, self.trust(recipient), material, msg_id)
             _check_opened(opened, recipient)
             await api.ack(msg_id)
             if await api.mailbox():

@@ -2,7 +2,8 @@
 
 Layout (default ``~/.enlace``, or ``--home`` / ENLACE_HOME)::
 
-    config.toml        broker URL, own contact point id, pinned Secretariat key,
+    log-head.json      the last tree head of the broker's log this client accepted
+    config.toml        broker URL, own contact point id, pinned Secretariat and log keys,
                        and the CA file that signs the broker's TLS certificate
     keystore.json      the contact point's keys (passphrase-protected)
     secretariat.json   the Secretariat root key, on an administrator's machine
@@ -27,7 +28,7 @@ from keys.errors import EnlaceError
 from keys.identity import fingerprint
 
 HOME_ENV = "ENLACE_HOME"
-CONFIG_FIELDS = ("broker", "contact_point", "secretariat_key", "ca_file")
+CONFIG_FIELDS = ("broker", "contact_point", "secretariat_key", "log_key", "ca_file")
 
 
 def home_dir(option: str | None) -> Path:
@@ -41,6 +42,7 @@ class Config:
     broker: str = ""
     contact_point: str = ""
     secretariat_key: str = ""
+    log_key: str = ""
     ca_file: str = ""
 
     @property
@@ -50,6 +52,14 @@ class Config:
         except EnlaceError:
             raise UsageError(_("the pinned Secretariat key in the configuration is missing or invalid"),
                              hint=_("run 'enlace init' again with --secretariat-key")) from None
+
+    @property
+    def log_public_key(self) -> bytes:
+        try:
+            return b64decode(self.log_key, field="log_key", size=32)
+        except EnlaceError:
+            raise UsageError(_("the pinned log key in the configuration is invalid"),
+                             hint=_("remove the log_key line from config.toml to pin the broker's key again")) from None
 
     @property
     def root_fingerprint(self) -> str:

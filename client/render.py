@@ -8,7 +8,7 @@ from client.secretariat import PendingRequest
 from client.trust import OpenedMessage
 from i18n import _
 from keys.identity import fingerprint
-from keys.records import DirectoryRecord
+from keys.directory import ContactState
 
 
 def when(timestamp: int) -> str:
@@ -22,20 +22,31 @@ def table(headings: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def record_row(record: DirectoryRecord | None, cp_id: str, problem: str | None) -> list[str]:
-    if record is None:
-        return [cp_id, "", "", _("NOT VERIFIED: {reason}").format(reason=problem)]
-    return [cp_id, record.profile.agency, ", ".join(record.profile.languages),
-            _("active") if record.status == "active" else _("revoked")]
+def state_row(state: ContactState) -> list[str]:
+    status = _("active") if state.status == "active" else _("revoked")
+    return [state.cp_id, state.record.profile.agency, ", ".join(state.record.profile.languages), status]
+
+
+def state_json(state: ContactState) -> dict:
+    profile = state.record.profile
+    result = profile.model_dump() | {
+        "status": state.status, "serial": state.record.serial,
+        "fingerprint": fingerprint(state.identity_key), "log_indexes": list(state.indexes),
+        "encryption_keys": [{"key_id": c.key_id, "not_before": c.not_before, "not_after": c.not_after}
+                            for c in state.keys]}
+    if state.revocation is not None:
+        result["revocation"] = {"reason": state.revocation.reason, "revoked_at": state.revocation.revoked_at,
+                                "signer": state.revocation.signer}
+    return result
 
 
 def directory_table(rows: list[list[str]]) -> str:
     return table([_("ID"), _("AGENCY"), _("LANGUAGES"), _("STATUS")], rows)
 
 
-def record_detail(record: DirectoryRecord) -> str:
-    profile = record.profile
-    keys = [f"    {c.key_id}  {when(c.not_before)} → {when(c.not_after)}" for c in record.certificates]
+def record_detail(state: ContactState) -> str:
+    profile, record = state.record.profile, state.record
+    keys = [f"    {c.key_id}  {when(c.not_before)} → {when(c.not_after)}" for c in state.keys]
     lines = [
         _("Contact point: {value}").format(value=profile.id),
         _("Country:       {value}").format(value=profile.country),
@@ -43,13 +54,18 @@ def record_detail(record: DirectoryRecord) -> str:
         _("Unit:          {value}").format(value=profile.unit),
         _("Languages:     {value}").format(value=", ".join(profile.languages)),
         _("Topics:        {value}").format(value=", ".join(profile.topics)),
-        _("Status:        {value}").format(value=record.status),
-        _("Fingerprint:   {value}").format(value=fingerprint(record.identity_key)),
+        _("Status:        {value}").format(value=state.status),
+        _("Fingerprint:   {value}").format(value=fingerprint(state.identity_key)),
         _("Valid:         {start} → {end}").format(start=when(record.valid_from), end=when(record.valid_until)),
         _("Encryption keys:"),
         *keys,
-        _("Record signature verified against the pinned Secretariat key."),
     ]
+    if state.revocation is not None:
+        lines.append(_("Revoked:       {time} by {signer} ({reason})").format(
+            time=when(state.revocation.revoked_at), signer=state.revocation.signer,
+            reason=state.revocation.reason))
+    lines.append(_("Verified against the pinned Secretariat key and the broker's log (entries {indexes}).").format(
+        indexes=", ".join(str(i) for i in state.indexes)))
     return "\n".join(lines)
 
 
@@ -82,7 +98,7 @@ def _alert_lines(alert: dict) -> list[str]:
 
 
 def message_detail(opened: OpenedMessage) -> str:
-    header, content, record = opened.header, opened.inner["content"], opened.sender_record
+    header, content, record = opened.header, opened.inner["content"], opened.sender.record
     lines = [
         _("Message {msg_id} ({kind}, priority {priority})").format(
             msg_id=header.id, kind=header.kind, priority=header.priority),
@@ -92,8 +108,11 @@ def message_detail(opened: OpenedMessage) -> str:
         _("Sent:       {time}").format(time=when(header.created)),
         _("Signature:  valid, made by the identity key with fingerprint {fingerprint}").format(
             fingerprint=opened.sender_fingerprint),
-        _("Directory:  the sender's record verified against the pinned Secretariat key"),
+        _("Directory:  the sender's record verified against the pinned Secretariat key and the log"),
     ]
+    if not opened.trusted:
+        lines.append(_("WARNING:    UNTRUSTED: the sender's key was revoked ({reason}) before this message "
+                       "was created").format(reason=opened.sender.revocation.reason))
     if "tlp" in content:
         lines.append(_("Handling:   TLP:{code}").format(code=content["tlp"]))
     if "subject" in content:

@@ -45,11 +45,43 @@ def b64decode(text: str, *, field: str = "value", size: int | None = None) -> by
     return data
 
 
+# Integers beyond 2^53 - 1 lose precision in many JSON readers, so none may travel.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _check_value(value: Any) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise FormatError(f"JSON object key {key!r} is not a string", code="invalid_field")
+            _check_value(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_value(item)
+    elif isinstance(value, float):
+        raise FormatError(f"floating-point number {value} is not allowed", value=str(value))
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SAFE_INTEGER:
+        raise FormatError(f"integer {value} is outside ±(2^53 - 1)", value=str(value))
+
+
 def canonical_json(obj: Any) -> bytes:
-    """Serialise ``obj`` as canonical JSON bytes (sorted keys, compact, UTF-8)."""
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    """Serialise ``obj`` as canonical JSON bytes (sorted keys, compact, UTF-8).
+
+    Raises FormatError for what a reader would reject: floats, integers beyond
+    ±(2^53 - 1), non-string keys and strings that are not valid Unicode.
+    """
+    _check_value(obj)
+    try:
+        return json.dumps(
+            obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        ).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise FormatError(f"string is not valid Unicode: {exc.reason}") from None
+
+
+def is_version_1(value: object) -> bool:
+    """True only for the JSON integer 1 (``true`` compares equal to 1 in Python)."""
+    return type(value) is int and value == 1
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -63,6 +95,13 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _reject_float(text: str) -> Any:
     raise FormatError(f"floating-point number {text} is not allowed", value=text)
+
+
+def _parse_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise FormatError(f"integer {text[:20]} is outside ±(2^53 - 1)", value=text[:20])
+    return value
 
 
 def _reject_constant(text: str) -> Any:
@@ -81,10 +120,13 @@ def parse_json(data: bytes, *, what: str = "document") -> Any:
             text,
             object_pairs_hook=_reject_duplicates,
             parse_float=_reject_float,
+            parse_int=_parse_int,
             parse_constant=_reject_constant,
         )
     except json.JSONDecodeError as exc:
         raise FormatError(f"{what} is not valid JSON: {exc.msg} at offset {exc.pos}") from None
+    except (RecursionError, ValueError) as exc:
+        raise FormatError(f"{what} is not acceptable JSON: {exc}") from None
 
 
 def parse_canonical(data: bytes, *, what: str = "document") -> dict[str, Any]:
@@ -92,7 +134,11 @@ def parse_canonical(data: bytes, *, what: str = "document") -> dict[str, Any]:
     obj = parse_json(data, what=what)
     if not isinstance(obj, dict):
         raise FormatError(f"{what} must be a JSON object")
-    if canonical_json(obj) != data:
+    try:
+        encoded = canonical_json(obj)
+    except FormatError as exc:
+        raise FormatError(f"{what}: {exc.message}") from None
+    if encoded != data:
         raise CanonicalError(f"{what} is not canonical JSON (sorted keys, no spaces, UTF-8)")
     return obj
 

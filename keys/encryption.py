@@ -15,7 +15,7 @@ import nacl.bindings
 import nacl.public
 
 from keys import labels
-from keys.encoding import b64decode, b64encode, canonical_json, check_fields, parse_canonical
+from keys.encoding import b64decode, b64encode, canonical_json, check_fields, is_version_1, parse_canonical
 from keys.errors import FormatError, SignatureError
 from keys.identity import IdentityKey, key_id, verify
 
@@ -124,15 +124,20 @@ def parse_certificate(wire: object, *, identity_public_key: bytes, owner: str) -
     signed by ``identity_public_key`` or names another owner.
     """
     check_fields(wire, {"cert", "signature"}, what="encryption key certificate")
+    return verify_certificate(b64decode(wire["cert"], field="certificate"),
+                              b64decode(wire["signature"], field="certificate signature"),
+                              identity_public_key=identity_public_key, owner=owner)
 
-    cert = b64decode(wire["cert"], field="certificate")
-    signature = b64decode(wire["signature"], field="certificate signature")
+
+def verify_certificate(cert: bytes, signature: bytes, *, identity_public_key: bytes,
+                       owner: str) -> KeyCertificate:
+    """Verify certificate bytes and their signature; see ``parse_certificate``."""
     verify(identity_public_key, labels.SIG_ENCRYPTION_KEY, cert, signature,
            what="encryption key certificate")
 
     body = parse_canonical(cert, what="encryption key certificate")
     expected = {"v", "owner", "key_id", "public_key", "identity_key_id", "not_before", "not_after"}
-    if set(body) != expected or body["v"] != 1:
+    if set(body) != expected or not is_version_1(body["v"]):
         raise FormatError("encryption key certificate has unknown or missing fields")
 
     public_key = b64decode(body["public_key"], field="encryption public key", size=PUBLIC_KEY_SIZE)

@@ -19,7 +19,7 @@ import nacl.exceptions
 import nacl.utils
 
 from keys import labels
-from keys.encoding import b64decode, b64encode, canonical_json, check_fields, digest, parse_canonical
+from keys.encoding import b64decode, b64encode, canonical_json, check_fields, digest, is_version_1, parse_canonical
 from keys.encryption import PUBLIC_KEY_SIZE, EncryptionKey, shared_secret
 from keys.errors import DecryptError, FormatError, MismatchError, NotForThisKey, SignatureError
 from keys.header import BODY_ENCODING, Header, parse_header
@@ -65,7 +65,7 @@ class Envelope:
 def parse_wire(wire: object) -> Envelope:
     """Decode the JSON form of an envelope; the header is parsed later by ``verify``."""
     check_fields(wire, {"v", "header", "signature", "body"}, what="envelope")
-    if wire["v"] != 1:
+    if not is_version_1(wire["v"]):
         raise FormatError(f"envelope version {wire['v']!r} is not supported (expected 1)",
                           value=wire["v"], code="unsupported_version")
 
@@ -152,6 +152,10 @@ def verify(envelope: Envelope, sender_public_key: bytes, *, header: Header | Non
     if header.body_size != len(envelope.body):
         raise FormatError(f"body is {len(envelope.body)} bytes but the header says {header.body_size}",
                           code="body_mismatch")
+    for entry in header.recipients:
+        b64decode(entry.epk, field=f"epk of {entry.id}", size=PUBLIC_KEY_SIZE)
+        b64decode(entry.wrap, field=f"wrap of {entry.id}", size=WRAP_SIZE)
+
     expected = b64decode(header.body_digest, field="body_digest", size=32)
     if not hmac.compare_digest(expected, digest(envelope.body, labels.DIGEST_BODY)):
         raise FormatError("body digest does not match the signed header", code="body_mismatch")
@@ -202,7 +206,7 @@ def open_envelope(envelope: Envelope, header: Header, recipient_id: str,
 
 
 def _check_inner(inner: dict, header: Header) -> None:
-    if set(inner) != {"v", "id", "sender", "kind", "recipients", "content"} or inner["v"] != 1:
+    if set(inner) != {"v", "id", "sender", "kind", "recipients", "content"} or not is_version_1(inner["v"]):
         raise FormatError("sealed body has unknown or missing fields")
 
     outer_recipients = [r.id for r in header.recipients]

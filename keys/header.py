@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from keys.encoding import parse_canonical
+from keys.encoding import is_version_1, parse_canonical
 from keys.errors import FormatError
 from keys.ids import check_cp_id
 
@@ -97,7 +97,7 @@ def parse_header(data: bytes) -> Header:
         raise FormatError(f"header is {len(data)} bytes, more than {MAX_HEADER_SIZE}")
 
     obj = parse_canonical(data, what="header")
-    if obj.get("v") != 1:
+    if not is_version_1(obj.get("v")):
         raise FormatError(f"header version {obj.get('v')!r} is not supported (expected 1)",
                           value=obj.get("v"), code="unsupported_version")
 

@@ -39,7 +39,7 @@ def check_cp_id(value: object) -> str:
         raise FormatError("contact point id must be a string of at most 90 characters",
                           value=value, code="bad_cp_id")
 
-    match = CP_ID_PATTERN.match(value)
+    match = CP_ID_PATTERN.fullmatch(value)
     if match is None:
         raise FormatError(
             f"contact point id {value!r} is not of the form <iso2>.<agency>.<unit> "

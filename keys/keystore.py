@@ -13,6 +13,7 @@ The plaintext never touches the disk.
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import nacl.pwhash
 import nacl.secret
 import nacl.utils
 
-from keys.encoding import b64decode, b64encode, canonical_json, parse_canonical, parse_json
+from keys.encoding import b64decode, b64encode, canonical_json, is_version_1, parse_canonical, parse_json
 from keys.encryption import EncryptionKey
 from keys.errors import FormatError, KeystoreError, WrongPassphrase
 from keys.identity import IdentityKey
@@ -110,9 +111,12 @@ def save(path: Path, material: KeyMaterial, passphrase: str, *,
 
 def _write_private(path: Path, data: bytes, *, force: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # mkstemp creates a new file with mode 0600 and O_EXCL, so no stale or planted
+    # file (or symlink) at a fixed temporary name can receive the keys.
+    fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    temporary = Path(name)
     try:
+        os.fchmod(fd, 0o600)
         os.write(fd, data)
         os.fsync(fd)
     finally:
@@ -136,9 +140,13 @@ def load(path: Path, passphrase: str) -> KeyMaterial:
         document = parse_json(path.read_bytes(), what=f"keystore {path}")
     except FileNotFoundError:
         raise KeystoreError(f"keystore {path} not found", value=str(path), code="keystore_missing") from None
+    except FormatError as exc:
+        raise KeystoreError(f"keystore {path} is damaged: {exc.message}", value=str(path)) from None
+    if not isinstance(document, dict):
+        raise KeystoreError(f"keystore {path} is damaged: not a JSON object", value=str(path))
 
     try:
-        if document["v"] != 1 or document["kdf"] != "argon2id13":
+        if not is_version_1(document["v"]) or document["kdf"] != "argon2id13":
             raise KeystoreError(f"keystore {path} has an unsupported format version")
         salt = b64decode(document["salt"], size=nacl.pwhash.argon2id.SALTBYTES)
         nonce = b64decode(document["nonce"], size=nacl.secret.SecretBox.NONCE_SIZE)

@@ -14,6 +14,9 @@ SIG_REGISTRATION = b"enlace/v1/registration\x00"
 SIG_DIRECTORY_RECORD = b"enlace/v1/directory-record\x00"
 SIG_DECISION = b"enlace/v1/decision\x00"
 SIG_REQUEST = b"enlace/v1/request\x00"
+SIG_TREE_HEAD = b"enlace/v1/tree-head\x00"
+SIG_REVOCATION = b"enlace/v1/revocation\x00"
+SIG_PROPOSAL = b"enlace/v1/proposal\x00"
 
 # BLAKE2b personalisation, one per derived key or digest.
 KDF_WRAP_KEY = b"enlace-wrap-v1"

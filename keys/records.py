@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from keys import labels
-from keys.encoding import b64decode, b64encode, canonical_json, check_fields, digest, parse_canonical
+from keys.encoding import b64decode, b64encode, canonical_json, check_fields, digest, is_version_1, parse_canonical
 from keys.encryption import KeyCertificate, current_certificate, parse_certificate
 from keys.errors import FormatError
 from keys.header import describe_validation_error
@@ -37,7 +37,7 @@ class SignedDocument:
 
     @property
     def digest(self) -> bytes:
-        return digest(self.document, labels.DIGEST_ENVELOPE)
+        return digest(self.document, labels.DIGEST_DOCUMENT)
 
     def to_wire(self) -> dict:
         return {"document": b64encode(self.document), "signature": b64encode(self.signature)}
@@ -61,6 +61,7 @@ class Profile(BaseModel):
     unit: str
     languages: list[Literal["en", "es", "pt", "fr"]] = Field(min_length=1, max_length=4)
     topics: list[Token] = Field(default_factory=list, max_length=20)
+    role: Literal["contact-point", "national-admin"] = "contact-point"
 
     @field_validator("id")
     @classmethod
@@ -151,7 +152,7 @@ def parse_registration(signed: SignedDocument) -> Registration:
     """Parse a request and check its self-signature and every key certificate."""
     body = parse_canonical(signed.document, what="registration")
     profile_fields, rest = _split(body, {"v", "type", "identity_key", "encryption_keys", "requested_at"})
-    if rest["v"] != 1 or rest["type"] != "registration":
+    if not is_version_1(rest["v"]) or rest["type"] != "registration":
         raise FormatError("not a version 1 registration request")
 
     identity_key = b64decode(rest["identity_key"], field="identity_key", size=32)
@@ -188,7 +189,7 @@ def parse_record(signed: SignedDocument, root_public_key: bytes) -> DirectoryRec
 
     body = parse_canonical(signed.document, what="directory record")
     profile_fields, rest = _split(body, _RECORD_FIELDS)
-    if rest["v"] != 1 or rest["type"] != "record" or rest["status"] not in ("active", "revoked"):
+    if not is_version_1(rest["v"]) or rest["type"] != "record" or rest["status"] not in ("active", "revoked"):
         raise FormatError("not a version 1 directory record")
     for name in ("serial", "valid_from", "valid_until", "approved_at"):
         if type(rest[name]) is not int:
@@ -204,8 +205,12 @@ def parse_record(signed: SignedDocument, root_public_key: bytes) -> DirectoryRec
 
 def make_rejection(root: IdentityKey, registration: Registration, reason: str, now: int) -> SignedDocument:
     """Sign the Secretariat's refusal of ``registration``, with the reason the applicant sees."""
-    body = {"v": 1, "type": "rejection", "id": registration.profile.id,
-            "request_digest": b64encode(registration.signed.digest),
+    return sign_rejection(root, registration.profile.id, registration.signed.digest, reason, now)
+
+
+def sign_rejection(root: IdentityKey, cp_id: str, request_digest: bytes, reason: str, now: int) -> SignedDocument:
+    """Sign the refusal of the request (or proposal) whose document digest is ``request_digest``."""
+    body = {"v": 1, "type": "rejection", "id": cp_id, "request_digest": b64encode(request_digest),
             "reason": normalize_text(reason, field="reason", max_length=1000), "decided_at": now}
     document = canonical_json(body)
     return SignedDocument(document, root.sign(labels.SIG_DECISION, document))
@@ -218,6 +223,8 @@ def parse_rejection(signed: SignedDocument, root_public_key: bytes) -> dict:
     body = parse_canonical(signed.document, what="rejection")
     if set(body) != {"v", "type", "id", "request_digest", "reason", "decided_at"} or body["type"] != "rejection":
         raise FormatError("not a version 1 rejection")
+    if not is_version_1(body["v"]) or not isinstance(body["reason"], str) or type(body["decided_at"]) is not int:
+        raise FormatError("rejection: v must be 1, reason a string and decided_at an integer")
     check_cp_id(body["id"])
     return body
 

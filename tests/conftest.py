@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+# Test helpers live in tests/support; tests/ itself must not be on sys.path, because
+# tests/keys and tests/broker would shadow the packages they test.
+sys.path.insert(0, str(Path(__file__).parent / "support"))
 
 from brokerproc import BrokerProcess  # noqa: E402
 from keys.identity import IdentityKey  # noqa: E402

@@ -85,17 +85,17 @@ class DeliveryService:
                             f"envelope sender {sender} is not the authenticated caller {caller}",
                             value=sender)
 
-        record = await self.directory.require_usable(sender, role="sender")
+        state = await self.directory.require_usable(sender, role="sender")
         try:
-            return verify(envelope, record.identity_key, header=header)
+            return verify(envelope, state.identity_key, header=header)
         except EnlaceError as exc:
             raise from_core(exc) from None
 
     async def _check_recipients(self, header: Header) -> None:
         now = int(time.time())
         for entry in header.recipients:
-            record = await self.directory.require_usable(entry.id, role="recipient")
-            valid = {c.key_id for c in record.certificates if c.valid_at(now)}
+            state = await self.directory.require_usable(entry.id, role="recipient")
+            valid = {c.key_id for c in state.keys if c.valid_at(now)}
             if entry.key_id not in valid:
                 raise Unprocessable("unknown_recipient_key",
                                     f"key {entry.key_id} is not a current encryption key of {entry.id}",

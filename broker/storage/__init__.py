@@ -14,12 +14,17 @@ from .base import (
     StoredRegistration,
     SubmitResult,
 )
+from .log_base import ProposalDecision, RegistrationDecision, StoredLogEntry, StoredProposal
 from .sqlite import SQLiteStorage
 
 __all__ = [
     "Conflict",
     "MailboxItem",
     "NotFound",
+    "ProposalDecision",
+    "RegistrationDecision",
+    "StoredLogEntry",
+    "StoredProposal",
     "SQLiteStorage",
     "SchemaTooNew",
     "Storage",

@@ -229,12 +229,13 @@ class Storage(ABC):
         """Return every directory record, ordered by cp_id."""
 
     @abstractmethod
-    async def add_registration(self, reg: StoredRegistration) -> None:
+    async def add_registration(self, reg: StoredRegistration, *, replacement: bool = False) -> None:
         """Store a new pending registration.
 
         A rejected registration, or an approved one whose record is no longer active,
         is replaced. Raises Conflict if a registration for reg.cp_id is pending or if
-        reg.cp_id has an active directory record, and ValueError if reg is not pending.
+        reg.cp_id has an active directory record (unless ``replacement``, a request for a
+        new identity key), and ValueError if reg is not pending.
         """
 
     @abstractmethod

@@ -40,6 +40,7 @@ from .base import (
     SubmitResult,
 )
 from .migrate import apply_migrations, load_migrations, sqlite_migrations_dir
+from .sqlite_log import SQLiteLogMixin
 
 logger = logging.getLogger("enlace.storage")
 
@@ -164,7 +165,7 @@ async def _rollback_quietly(conn: aiosqlite.Connection) -> None:
         logger.debug("rollback after failed transaction: %s", exc)
 
 
-class SQLiteStorage(Storage):
+class SQLiteStorage(SQLiteLogMixin, Storage):
     """Storage in one SQLite database file, which open() creates if it does not exist.
 
     max_batch is the maximum number of submits per transaction. busy_timeout_ms is the
@@ -341,7 +342,7 @@ class SQLiteStorage(Storage):
 
     # Registrations
 
-    async def add_registration(self, reg: StoredRegistration) -> None:
+    async def add_registration(self, reg: StoredRegistration, *, replacement: bool = False) -> None:
         if reg.status != "pending":
             raise ValueError(f"invalid status {reg.status!r} of new registration {reg.cp_id!r}: expected 'pending'")
 
@@ -350,7 +351,7 @@ class SQLiteStorage(Storage):
             registration_status, record_status = rows[0]
             if registration_status == "pending":
                 raise Conflict(f"a registration for {reg.cp_id!r} is already pending a decision")
-            if record_status == "active":
+            if record_status == "active" and not replacement:
                 raise Conflict(f"contact point {reg.cp_id!r} already has an active directory record")
 
             await conn.execute(_UPSERT_REGISTRATION, _column_values(reg, _REGISTRATION_COLUMNS))

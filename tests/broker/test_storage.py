@@ -27,12 +27,14 @@ from broker.storage import (
     StoredRegistration,
     open_storage,
 )
-from broker.storage.migrate import apply_migrations, load_migrations
+from broker.storage.migrate import apply_migrations, load_migrations, sqlite_migrations_dir
 
 SENDER = "ca.cbsa.pacific-ports"
 RECIPIENT = "mx.sat.aduanas"
 OTHER_RECIPIENT = "us.atf.tracing"
 KEY = bytes(range(32))
+
+LATEST_VERSIONS = [m.version for m in load_migrations(sqlite_migrations_dir())]
 
 
 def make_envelope(
@@ -121,8 +123,9 @@ async def test_migrations_create_schema(storage: SQLiteStorage, db_path: Path) -
     journal_mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     conn.close()
 
-    assert {"schema_version", "directory_records", "registrations", "envelopes", "mailbox"} <= tables
-    assert versions == [1]
+    assert {"schema_version", "directory_records", "registrations", "envelopes", "mailbox",
+            "log_entries", "proposals", "member_states"} <= tables
+    assert versions == LATEST_VERSIONS
     assert journal_mode == "wal"
 
 
@@ -136,7 +139,7 @@ async def test_migrations_idempotent_on_reopen(db_path: Path) -> None:
     conn = raw_connection(db_path)
     versions = [row[0] for row in conn.execute("SELECT version FROM schema_version")]
     conn.close()
-    assert versions == [1]
+    assert versions == LATEST_VERSIONS
 
 
 async def test_schema_too_new_raises(db_path: Path) -> None:
@@ -152,7 +155,7 @@ async def test_schema_too_new_raises(db_path: Path) -> None:
 
     message = str(caught.value)
     assert "version 7" in message
-    assert "version 1" in message
+    assert f"version {LATEST_VERSIONS[-1]}" in message
 
 
 async def test_migration_runner_applies_in_order(tmp_path: Path) -> None:

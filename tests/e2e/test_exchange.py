@@ -5,6 +5,7 @@ from __future__ import annotations
 from brokerproc import enrol, signer
 from client import contact
 from client.api import BrokerClient
+from client.transparency import TrustContext
 from client.trust import open_received
 
 ALERT = {"subject": "Serial obliterated", "tlp": "AMBER+STRICT",
@@ -18,14 +19,14 @@ async def test_alert_reaches_both_recipients(broker, root, tmp_path):
     second = await enrol(broker.url, root, "gt.sat.aduanas")
 
     async with BrokerClient(broker.url, signer(sender)) as api:
-        receipt = await contact.send(api, root.public_key, sender, ["us.atf.tracing", "gt.sat.aduanas"],
+        receipt = await contact.send(api, TrustContext(root.public_key, broker.log_public_key), sender, ["us.atf.tracing", "gt.sat.aduanas"],
                                      kind="alert", priority="urgent", content=ALERT)
 
     for material in (first, second):
         async with BrokerClient(broker.url, signer(material)) as api:
             items = await api.mailbox()
             assert [i["id"] for i in items] == [receipt["id"]]
-            opened = await open_received(api, root.public_key, material, items[0]["envelope"])
+            opened = await open_received(api, TrustContext(root.public_key, broker.log_public_key), material, items[0]["envelope"])
             assert opened.header.sender == "mx.anam.inteligencia"
             assert opened.inner["content"]["alert"]["serial_number"] == "X1"
             assert opened.inner["content"]["tlp"] == "AMBER+STRICT"
@@ -39,7 +40,7 @@ async def test_mailbox_orders_priority_first(broker, root):
     sent = []
     async with BrokerClient(broker.url, signer(sender)) as api:
         for priority in ("low", "urgent", "normal"):
-            receipt = await contact.send(api, root.public_key, sender, ["us.atf.tracing"], kind="message",
+            receipt = await contact.send(api, TrustContext(root.public_key, broker.log_public_key), sender, ["us.atf.tracing"], kind="message",
                                          priority=priority, content={"subject": priority})
             sent.append((priority, receipt["id"]))
 
@@ -53,7 +54,7 @@ async def test_stored_envelope_survives_restart(broker, root):
     sender = await enrol(broker.url, root, "mx.anam.inteligencia")
     reader = await enrol(broker.url, root, "us.atf.tracing")
     async with BrokerClient(broker.url, signer(sender)) as api:
-        receipt = await contact.send(api, root.public_key, sender, ["us.atf.tracing"], kind="message",
+        receipt = await contact.send(api, TrustContext(root.public_key, broker.log_public_key), sender, ["us.atf.tracing"], kind="message",
                                      priority="normal", content={"subject": "persist"})
 
     broker.stop()

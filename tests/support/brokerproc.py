@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from keys.ids import sample_contact_points
 from keys.records import SignedDocument, make_record, parse_registration
 
 READY_TIMEOUT = 30.0
+LOG_KEY_PASSPHRASE = "log key passphrase for tests"
 
 
 @dataclass
@@ -39,15 +41,30 @@ class BrokerProcess:
     def log_path(self) -> Path:
         return self.workdir / "broker.log"
 
+    @property
+    def log_key_path(self) -> Path:
+        return self.workdir / "log-key.json"
+
+    def _ensure_log_key(self) -> None:
+        if not self.log_key_path.exists():
+            keystore.save(self.log_key_path, keystore.KeyMaterial("broker-log", IdentityKey.generate()),
+                          LOG_KEY_PASSPHRASE, profile="interactive")
+
+    @property
+    def log_public_key(self) -> bytes:
+        return keystore.load(self.log_key_path, LOG_KEY_PASSPHRASE).identity.public_key
+
     def start(self) -> "BrokerProcess":
         ready = self.workdir / "broker.url"
         ready.unlink(missing_ok=True)
+        self._ensure_log_key()
+        environment = dict(os.environ, ENLACE_LOG_KEY_PASSPHRASE=LOG_KEY_PASSPHRASE)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "broker", "serve", "--db", str(self.db), "--listen", "127.0.0.1:0",
-                 "--secretariat-key", b64encode(self.root.public_key), "--ready-file", str(ready),
-                 *self.extra_args],
-                stdout=subprocess.DEVNULL, stderr=log)
+                 f"--secretariat-key={b64encode(self.root.public_key)}", "--ready-file", str(ready),
+                 "--log-key", str(self.log_key_path), *self.extra_args],
+                stdout=subprocess.DEVNULL, stderr=log, env=environment)
         deadline = time.monotonic() + READY_TIMEOUT
         while not (ready.exists() and ready.read_text().strip()):
             if self.process.poll() is not None or time.monotonic() > deadline:
