@@ -87,6 +87,16 @@ class BrokerClient:
     async def directory_entry(self, cp_id: str) -> dict:
         return await self.call("GET", f"/v1/directory/{cp_id}", signed=False)
 
+    async def registration_listed(self, cp_id: str) -> bool:
+        """True when ``cp_id`` already has a directory entry (its request replaces a key)."""
+        try:
+            await self.call("GET", f"/v1/directory/{cp_id}", signed=False)
+        except ApiFailure as exc:
+            if exc.code == "not_found":
+                return False
+            raise
+        return True
+
     # Registration.
     async def register(self, request: SignedDocument) -> dict:
         return await self.call("POST", "/v1/registrations", request.to_wire(), signed=False)

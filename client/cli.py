@@ -18,6 +18,7 @@ from client.api import ApiFailure
 from client.errors import CliError
 from client.messages import from_api, from_core
 from i18n import _, install_argparse, set_language
+from keys.changes import REVOCATION_REASONS
 from keys.content import ITEM_KINDS, ITEM_STATUSES, TLP_LEVELS
 from keys.header import PRIORITIES
 from keys.keystore import PROFILES
@@ -77,6 +78,8 @@ def _contact_commands(commands_: argparse._SubParsersAction) -> None:
     register.add_argument("--language", action="append", required=True, choices=["en", "es", "pt", "fr"],
                           help=_("a working language; repeat for several"))
     register.add_argument("--topic", action="append", default=[], help=_("a topic; repeat for several"))
+    register.add_argument("--role", choices=["contact-point", "national-admin"], default="contact-point",
+                          help=_("register a contact point (default) or a national administrator"))
 
     commands_.add_parser("status", help=_("show the state of this contact point's registration"))
     commands_.add_parser("whoami", help=_("show this contact point's id and fingerprint"))
@@ -99,6 +102,17 @@ def _contact_commands(commands_: argparse._SubParsersAction) -> None:
     ack = commands_.add_parser("ack", help=_("acknowledge a message so the broker can delete it"))
     ack.add_argument("msg_id", metavar=_("ID"))
 
+    keys = commands_.add_parser("keys", help=_("manage this contact point's keys"))
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar=_("COMMAND"), required=True)
+    rotate = keys_sub.add_parser("rotate", help=_("publish a new encryption key; old keys still open old mail"))
+    rotate.add_argument("--validity-days", type=int, default=365, metavar=_("DAYS"),
+                        help=_("how long the new key is valid, in days (default: 365)"))
+    keys_sub.add_parser("endorse-replacement",
+                        help=_("with the current identity key, endorse the pending request for a new one"))
+
+    revoke = commands_.add_parser("revoke", help=_("revoke this contact point's identity key at once"))
+    revoke.add_argument("--reason", required=True, choices=REVOCATION_REASONS, help=_("why it is revoked"))
+
 
 def _directory_commands(commands_: argparse._SubParsersAction) -> None:
     directory = commands_.add_parser("directory", help=_("read the directory of contact points"))
@@ -107,6 +121,12 @@ def _directory_commands(commands_: argparse._SubParsersAction) -> None:
     show = sub.add_parser("show", help=_("show one contact point"))
     show.add_argument("cp_id", metavar=_("ID"))
     _json_flag(show)
+    _json_flag(sub.add_parser("audit", help=_("download the whole log, verify it and compare it with the "
+                                              "directory the broker serves")))
+    sub.add_parser("head", help=_("print the latest tree head, to compare with another person's"))
+    compare = sub.add_parser("compare-head", help=_("check that another person's tree head belongs to "
+                                                    "the same log as yours"))
+    compare.add_argument("file", metavar=_("FILE"), help=_("file with the other tree head, or - for standard input"))
 
 
 def _admin_commands(commands_: argparse._SubParsersAction) -> None:
@@ -119,6 +139,28 @@ def _admin_commands(commands_: argparse._SubParsersAction) -> None:
     reject = sub.add_parser("reject", help=_("reject a pending request"))
     reject.add_argument("cp_id", metavar=_("ID"))
     reject.add_argument("--reason", required=True, help=_("why; the applicant sees this text"))
+    revoke = sub.add_parser("revoke", help=_("revoke a contact point's identity key at once"))
+    revoke.add_argument("cp_id", metavar=_("ID"))
+    revoke.add_argument("--reason", required=True, choices=REVOCATION_REASONS, help=_("why it is revoked"))
+
+
+def _national_commands(commands_: argparse._SubParsersAction) -> None:
+    national = commands_.add_parser("national", help=_("national administration of your state's contact points"))
+    sub = national.add_subparsers(dest="national_command", metavar=_("COMMAND"), required=True)
+    _json_flag(sub.add_parser("pending", help=_("list your state's registration requests")))
+    propose = sub.add_parser("propose", help=_("propose a pending request to the Secretariat"))
+    propose.add_argument("cp_id", metavar=_("ID"))
+    update = sub.add_parser("update", help=_("propose new details for one of your state's contact points"))
+    update.add_argument("cp_id", metavar=_("ID"))
+    update.add_argument("--agency", help=_("agency name"))
+    update.add_argument("--agency-type", help=_("customs, police, prosecutor, ..."))
+    update.add_argument("--unit", help=_("unit or desk name"))
+    update.add_argument("--language", action="append", choices=["en", "es", "pt", "fr"],
+                        help=_("a working language; repeat for several"))
+    update.add_argument("--topic", action="append", help=_("a topic; repeat for several"))
+    revoke = sub.add_parser("revoke", help=_("revoke the identity key of one of your state's contact points"))
+    revoke.add_argument("cp_id", metavar=_("ID"))
+    revoke.add_argument("--reason", required=True, choices=REVOCATION_REASONS, help=_("why it is revoked"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     _contact_commands(sub)
     _directory_commands(sub)
     _admin_commands(sub)
+    _national_commands(sub)
     demo = sub.add_parser("demo", help=_("run a complete exchange on a temporary broker"))
     demo.add_argument("--keep", action="store_true", help=_("keep the temporary directory afterwards"))
     return parser

@@ -18,6 +18,9 @@ from keys.encryption import DEFAULT_VALIDITY, EncryptionKey, certify
 from keys.envelope import RecipientKey, seal
 from keys.ids import check_cp_id, country_of
 from keys.identity import IdentityKey
+from keys.changes import make_revocation
+from keys.directory import EXPIRY_WARNING
+from keys.identity import key_id
 from keys.records import SignedDocument, make_registration
 
 
@@ -38,13 +41,14 @@ def create_keys(home: Path, cp_id: str, broker: str, secretariat_key: str, passp
 
 
 def registration_request(material: keystore.KeyMaterial, *, agency: str, agency_type: str, unit: str,
-                         languages: list[str], topics: list[str]) -> SignedDocument:
+                         languages: list[str], topics: list[str], role: str = "contact-point") -> SignedDocument:
     """The self-signed request that asks the Secretariat to list this contact point."""
     certificates = [certify(material.identity, material.owner, k.key,
                             not_before=k.not_before, not_after=k.not_after)
                     for k in material.encryption_keys]
     profile = {"id": material.owner, "country": country_of(material.owner), "agency": agency,
-               "agency_type": agency_type, "unit": unit, "languages": languages, "topics": topics}
+               "agency_type": agency_type, "unit": unit, "languages": languages, "topics": topics,
+               "role": role}
     return make_registration(material.identity, profile, certificates, int(time.time()))
 
 
@@ -114,3 +118,39 @@ async def read(api: BrokerClient, home: Path, trust: TrustContext, material: key
             msg_id=msg_id), hint=_("list messages with 'enlace inbox'"))
     return await open_received(api, trust, material, item["envelope"])
 
+
+
+def new_encryption_key(material: keystore.KeyMaterial, validity: int, now: int) -> SignedDocument:
+    """Add a fresh encryption key to ``material`` and return its signed certificate.
+
+    The caller must save the keystore before publishing the certificate, so a key
+    that others may encrypt to is never lost.
+    """
+    key = keystore.StoredEncryptionKey(EncryptionKey.generate(), now, now + validity)
+    material.encryption_keys.append(key)
+    certificate = certify(material.identity, material.owner, key.key, not_before=now, not_after=now + validity)
+    return SignedDocument(certificate.cert, certificate.signature)
+
+
+async def publish_key(api: BrokerClient, cp_id: str, certificate: SignedDocument) -> dict:
+    return await api.call("POST", f"/v1/directory/{cp_id}/keys", {"certificate": certificate.to_wire()})
+
+
+async def revoke(api: BrokerClient, trust: TrustContext, signer_key, signer: str, cp_id: str,
+                 reason: str) -> dict:
+    """Revoke the current identity key of ``cp_id`` as ``signer``; it takes effect at once."""
+    state = await verified_state(api, trust, cp_id)
+    revocation = make_revocation(signer_key, signer, cp_id, key_id(state.identity_key), reason, int(time.time()))
+    return await api.call("POST", f"/v1/directory/{cp_id}/revocations", {"revocation": revocation.to_wire()})
+
+
+def expiry_warning(material: keystore.KeyMaterial, now: int) -> str | None:
+    """A warning when no encryption key stays valid for the next EXPIRY_WARNING seconds."""
+    latest = max((k.not_after for k in material.encryption_keys if k.not_before <= now), default=0)
+    if latest - now >= EXPIRY_WARNING:
+        return None
+    if latest <= now:
+        return _("every encryption key of {cp_id} has expired; nobody can send to it. "
+                 "Run 'enlace keys rotate'").format(cp_id=material.owner)
+    return _("the encryption key of {cp_id} expires in {days} days; run 'enlace keys rotate'").format(
+        cp_id=material.owner, days=(latest - now) // 86400)

@@ -16,10 +16,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from client import contact, render, secretariat
-from client import home as local
+from client import audit, contact, secretariat
 from client.api import BrokerClient, Signer
 from client.transparency import TrustContext, fetch_log_key
 from client.trust import OpenedMessage
@@ -105,11 +105,13 @@ class Demo:
                 value=fingerprint(root.public_key)))
             await self._register_all()
             await self._approve_all(root)
-            msg_id = await self._send()
+            msg_id = await self._send(_alert())
             step = 6
             for recipient in RECIPIENTS:
                 await self._receive(step, recipient, msg_id)
                 step += 1
+            await self._rotate(step)
+            await self._audit(step + 1)
         finally:
             process.terminate()
             process.wait(timeout=10)
@@ -138,19 +140,52 @@ class Demo:
             if invalid or len(pending) != len(self.materials):
                 raise DemoFailure(_("pending requests did not verify: {ids}").format(ids=", ".join(invalid)))
             for request in pending:
-                await secretariat.approve(api, root, request.cp_id)
+                await secretariat.approve(api, self.trust("secretariat"), root, request.cp_id)
         _say(4, _("The Secretariat checked each request's signature and approved {count}, signing "
                   "each directory record with the root key.").format(count=len(pending)))
 
-    async def _send(self) -> str:
+    async def _send(self, content: dict, quiet: bool = False) -> str:
         material = self.materials[SENDER]
         async with BrokerClient(self.url, Signer(SENDER, material.identity)) as api:
             receipt = await contact.send(api, self.trust(SENDER), material, RECIPIENTS, kind="alert",
-                                         priority="high", content=_alert())
+                                         priority="high", content=content)
+        if quiet:
+            return receipt["id"]
         _say(5, _("{sender} sent firearms alert {msg_id} (TLP:AMBER, priority high) to {recipients}; "
                   "the broker verified the signature and stored it on disk before answering.").format(
             sender=SENDER, msg_id=receipt["id"], recipients=", ".join(RECIPIENTS)))
         return receipt["id"]
+
+    async def _rotate(self, step: int) -> None:
+        """The first recipient rotates its key; the next alert must be wrapped for the new key."""
+        recipient = RECIPIENTS[0]
+        material = self.materials[recipient]
+        certificate = contact.new_encryption_key(material, 180 * 86400, int(time.time()))
+        new_key_id = material.encryption_keys[-1].key.key_id
+        async with BrokerClient(self.url, Signer(recipient, material.identity)) as api:
+            await contact.publish_key(api, recipient, certificate)
+
+        msg_id = await self._send(_alert() | {"subject": "Seguimiento: munición del mismo lote"}, quiet=True)
+        home = self.work / "contact-points" / recipient
+        async with BrokerClient(self.url, Signer(recipient, material.identity)) as api:
+            await contact.fetch_inbox(api, home)
+            opened = await contact.read(api, home, self.trust(recipient), material, msg_id)
+            await api.ack(msg_id)
+        used = next(r.key_id for r in opened.header.recipients if r.id == recipient)
+        if used != new_key_id:
+            raise DemoFailure(_("the alert after the rotation was not wrapped for the new key"))
+        _say(step, _("{cp_id} rotated its encryption key (new key {key_id}); the next alert from {sender} was "
+                     "wrapped for the new key, found in the log, and opened.").format(
+            cp_id=recipient, key_id=new_key_id, sender=SENDER))
+
+    async def _audit(self, step: int) -> None:
+        async with BrokerClient(self.url) as api:
+            report = await audit.audit(api, TrustContext(self.root_key, self.log_key))
+        if not report.clean:
+            raise DemoFailure(_("the audit found problems: {problems}").format(problems="; ".join(report.problems)))
+        _say(step, _("An auditor replayed all {count} log entries, checked every signature and proof, rebuilt "
+                     "the directory and found it identical to what the broker serves: clean.").format(
+            count=report.entries_checked))
 
     async def _receive(self, step: int, recipient: str, msg_id: str) -> None:
         material = self.materials[recipient]

@@ -103,12 +103,13 @@ def read_passphrase(*, confirm: bool) -> str:
     return first
 
 
-def unlock(path: Path) -> keystore.KeyMaterial:
-    """Open the keystore at ``path`` with the user's passphrase."""
+def unlock(path: Path) -> tuple[keystore.KeyMaterial, str]:
+    """Open the keystore at ``path``; return its keys and the passphrase that opened it."""
     if not path.exists():
         raise UsageError(_("keystore {path} not found").format(path=path),
                          hint=_("run 'enlace init' first, or pass --home"))
-    return keystore.load(path, read_passphrase(confirm=False))
+    passphrase = read_passphrase(confirm=False)
+    return keystore.load(path, passphrase), passphrase
 
 
 def messages_dir(home: Path) -> Path:

@@ -124,11 +124,18 @@ def message_detail(opened: OpenedMessage) -> str:
     return "\n".join(lines)
 
 
-def pending_table(requests: list[PendingRequest]) -> str:
+def pending_table(requests: list[PendingRequest], flags: dict | None = None) -> str:
     rows = []
     for request in requests:
         if request.registration is None:
-            rows.append([request.cp_id, "", _("INVALID: {reason}").format(reason=request.problem)])
-        else:
-            rows.append([request.cp_id, request.registration.profile.agency, request.fingerprint])
-    return table([_("ID"), _("AGENCY"), _("FINGERPRINT")], rows)
+            rows.append([request.cp_id, "", _("INVALID: {reason}").format(reason=request.problem), ""])
+            continue
+        warnings = (flags or {}).get(request.cp_id, [])
+        note = _("LOOKS SUSPICIOUS: {reasons}").format(reasons="; ".join(warnings)) if warnings else ""
+        rows.append([request.cp_id, request.registration.profile.agency, request.fingerprint, note])
+    return table([_("ID"), _("AGENCY"), _("FINGERPRINT"), _("CHECK")], rows)
+
+
+def updates_table(updates: list) -> str:
+    rows = [[u.cp_id, u.proposer, ", ".join(f"{k}={v}" for k, v in sorted(u.changes.items()))] for u in updates]
+    return _("Proposed updates:") + "\n" + table([_("ID"), _("PROPOSED BY"), _("CHANGES")], rows)

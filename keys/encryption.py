@@ -152,6 +152,6 @@ def verify_certificate(cert: bytes, signature: bytes, *, identity_public_key: by
 
 
 def current_certificate(certs: list[KeyCertificate], now: int) -> KeyCertificate | None:
-    """The valid certificate that started last, or None when no key is valid now."""
-    valid = [cert for cert in certs if cert.valid_at(now)]
-    return max(valid, key=lambda cert: cert.not_before, default=None)
+    """The valid certificate that started last (the later one in ``certs`` on a tie), or None."""
+    valid = [(cert.not_before, position, cert) for position, cert in enumerate(certs) if cert.valid_at(now)]
+    return max(valid, key=lambda item: item[:2], default=(0, 0, None))[2]

@@ -98,8 +98,17 @@ def save(path: Path, material: KeyMaterial, passphrase: str, *,
         raise KeystoreError(f"unknown key derivation profile {profile!r}", value=profile)
     if path.exists() and not force:
         raise KeystoreError(f"keystore {path} already exists", value=str(path), code="keystore_exists")
+    _encrypt_to(path, material, passphrase, *PROFILES[profile], force=force)
 
-    opslimit, memlimit = PROFILES[profile]
+
+def rewrite(path: Path, material: KeyMaterial, passphrase: str) -> None:
+    """Replace the keystore at ``path`` with ``material``, keeping its passphrase and cost."""
+    document = parse_json(path.read_bytes(), what=f"keystore {path}")
+    _encrypt_to(path, material, passphrase, document["opslimit"], document["memlimit"], force=True)
+
+
+def _encrypt_to(path: Path, material: KeyMaterial, passphrase: str, opslimit: int, memlimit: int, *,
+                force: bool) -> None:
     salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
     box = nacl.secret.SecretBox(_derive(passphrase, salt, opslimit, memlimit))
     nonce = nacl.utils.random(nacl.secret.SecretBox.NONCE_SIZE)

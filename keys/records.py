@@ -168,12 +168,22 @@ def parse_registration(signed: SignedDocument) -> Registration:
 def make_record(root: IdentityKey, registration: Registration, *, now: int, serial: int = 1,
                 validity: int = DEFAULT_RECORD_VALIDITY) -> SignedDocument:
     """Sign the directory record that approves ``registration``."""
-    body = registration.profile.model_dump() | {
+    return sign_record(root, registration.profile.model_dump(), registration.identity_key,
+                       registration.certificates, request_digest=registration.signed.digest,
+                       now=now, serial=serial, validity=validity)
+
+
+def sign_record(root: IdentityKey, profile: dict, identity_key: bytes, certificates, *,
+                request_digest: bytes, now: int, serial: int,
+                validity: int = DEFAULT_RECORD_VALIDITY) -> SignedDocument:
+    """Sign a directory record; ``request_digest`` names the request or proposal it carries out."""
+    checked = _validate_profile(profile, "directory record")
+    body = checked.model_dump() | {
         "v": 1, "type": "record", "status": "active", "serial": serial,
-        "identity_key": b64encode(registration.identity_key),
-        "encryption_keys": [c.to_wire() for c in registration.certificates],
+        "identity_key": b64encode(identity_key),
+        "encryption_keys": [c.to_wire() for c in certificates],
         "valid_from": now, "valid_until": now + validity, "approved_at": now,
-        "request_digest": b64encode(registration.signed.digest)}
+        "request_digest": b64encode(request_digest)}
     document = canonical_json(body)
     return SignedDocument(document, root.sign(labels.SIG_DIRECTORY_RECORD, document))
 

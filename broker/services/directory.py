@@ -190,6 +190,7 @@ class DirectoryService:
             raise Forbidden("forbidden", f"the proposal is signed as {proposal.proposer}, not {caller}", value=caller)
 
         key = self._proposer_key(caller, proposal.cp_id, proposal.action)
+        await self._check_proposal_target(proposal)
         try:
             verify(key, labels.SIG_PROPOSAL, signed.document, signed.signature, what="proposal")
         except SignatureError as exc:
@@ -201,6 +202,19 @@ class DirectoryService:
         log.info("proposal received", extra={"proposal_id": proposal_id, "cp_id": proposal.cp_id,
                                              "action": proposal.action, "proposer": caller})
         return await self.storage.get_proposal(proposal_id)
+
+    async def _check_proposal_target(self, proposal) -> None:
+        """An update needs a listed contact point; an endorsement, the pending request it names."""
+        if proposal.action == "update":
+            if self.state(proposal.cp_id) is None:
+                raise NotFoundError("not_found", f"{proposal.cp_id} is not in the directory", value=proposal.cp_id)
+            return
+        stored = await self.storage.get_registration(proposal.cp_id)
+        pending = stored is not None and stored.status == "pending"
+        if not pending or SignedDocument(stored.request, stored.signature).digest != proposal.request_digest:
+            raise NotFoundError("registration_not_found",
+                                f"no pending registration request of {proposal.cp_id} matches the proposal",
+                                value=proposal.cp_id)
 
     def _proposer_key(self, caller: str, cp_id: str, action: str) -> bytes:
         state = self.state(caller)

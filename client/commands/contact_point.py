@@ -1,0 +1,185 @@
+"""Commands of a contact point: keys, registration, sending and receiving."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from client import contact, render
+from client import home as local
+from client.commands.session import Session, ca_file, print_json
+from client.errors import UsageError
+from i18n import _
+from keys.changes import make_proposal
+from keys.identity import fingerprint
+from keys.records import SignedDocument, parse_registration
+
+ALERT_FIELDS = ("make", "model", "type", "calibre", "country_of_manufacture", "import_marking",
+                "ammunition_lot", "seizure_place", "seizure_date", "route", "case_reference")
+
+
+
+async def handle_init(args: argparse.Namespace) -> int:
+    home = local.home_dir(args.home)
+    material = contact.create_keys(home, args.id, args.broker, args.secretariat_key,
+                                   local.read_passphrase(confirm=True), profile=args.kdf, force=args.force,
+                                   ca_file=ca_file(args))
+    root_fpr = fingerprint(local.Config(secretariat_key=args.secretariat_key).root_public_key)
+    print(_("Created keys for {cp_id} in {home}.").format(cp_id=material.owner, home=home))
+    print(_("Your fingerprint:        {value}").format(value=fingerprint(material.identity.public_key)))
+    print(_("Pinned Secretariat key:  {value}").format(value=root_fpr))
+    print(_("Compare the Secretariat fingerprint with the one the Secretariat gave you, then run "
+            "'enlace register'."))
+    return 0
+
+
+async def handle_register(args: argparse.Namespace) -> int:
+    session = Session(args)
+    material = session.unlock()
+    request = contact.registration_request(material, agency=args.agency, agency_type=args.agency_type,
+                                           unit=args.unit, languages=args.language, topics=args.topic,
+                                           role=args.role)
+    async with session.client(signed=False) as api:
+        await api.register(request)
+    print(_("Registration request for {cp_id} sent; it awaits the Secretariat's decision.").format(
+        cp_id=material.owner))
+    print(_("Read this fingerprint to the Secretariat when asked: {value}").format(
+        value=fingerprint(material.identity.public_key)))
+    return 0
+
+
+async def handle_status(args: argparse.Namespace) -> int:
+    session = Session(args)
+    session.unlock()
+    async with session.client() as api:
+        answer = await api.registration(session.material.owner)
+    status = {"pending": _("pending"), "approved": _("approved"), "rejected": _("rejected")}
+    print(_("Registration of {cp_id}: {status}").format(cp_id=answer["id"],
+                                                        status=status.get(answer["status"], answer["status"])))
+    if answer.get("reason"):
+        print(_("Reason given by the Secretariat: {reason}").format(reason=answer["reason"]))
+    return 0
+
+
+async def handle_whoami(args: argparse.Namespace) -> int:
+    session = Session(args)
+    material = session.unlock()
+    print(_("Contact point: {cp_id}").format(cp_id=material.owner))
+    print(_("Fingerprint:   {value}").format(value=fingerprint(material.identity.public_key)))
+    print(_("Secretariat:   {value}").format(value=session.config.root_fingerprint))
+    return 0
+
+
+def _content(args: argparse.Namespace) -> tuple[str, dict]:
+    text = args.text
+    if args.text_file:
+        try:
+            text = Path(args.text_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(_("cannot read {path}: {error}").format(path=args.text_file, error=exc)) from None
+    content = {"subject": args.subject, "text": text, "tlp": args.tlp}
+
+    if args.item_kind is None and args.status is None:
+        return "message", content
+    if args.item_kind is None or args.status is None:
+        raise UsageError(_("an alert needs both --item-kind and --status"))
+    alert = {"item_kind": args.item_kind, "status": args.status,
+             "serial_obliterated": args.serial_obliterated}
+    alert |= {f: getattr(args, f) for f in ALERT_FIELDS if getattr(args, f) is not None}
+    if args.serial is not None:
+        alert["serial_number"] = args.serial
+    if args.quantity is not None:
+        alert["quantity"] = args.quantity
+    return "alert", content | {"alert": alert}
+
+
+async def handle_send(args: argparse.Namespace) -> int:
+    kind, content = _content(args)
+    session = Session(args)
+    material = session.unlock()
+    async with session.client() as api:
+        receipt = await contact.send(api, await session.trust(api), material, args.to, kind=kind,
+                                     priority=args.priority, content=content)
+    print(_("Sent {kind} {msg_id} to {recipients}; the broker stored it at {time}.").format(
+        kind=kind, msg_id=receipt["id"], recipients=", ".join(args.to), time=render.when(receipt["received_at"])))
+    return 0
+
+
+async def handle_inbox(args: argparse.Namespace) -> int:
+    session = Session(args)
+    session.unlock()
+    async with session.client() as api:
+        items = await contact.fetch_inbox(api, session.home)
+    if args.json:
+        print_json([{k: v for k, v in i.items() if k != "envelope"} for i in items])
+    elif not items:
+        print(_("No messages waiting."))
+    else:
+        print(render.inbox_table(items))
+    return 0
+
+
+async def handle_read(args: argparse.Namespace) -> int:
+    session = Session(args)
+    material = session.unlock()
+    async with session.client() as api:
+        opened = await contact.read(api, session.home, await session.trust(api), material, args.msg_id)
+    if args.json:
+        print_json({"header": opened.header.raw, "body": opened.inner, "verified": True,
+                     "trusted": opened.trusted, "sender_fingerprint": opened.sender_fingerprint})
+    else:
+        print(render.message_detail(opened))
+    return 0
+
+
+async def handle_ack(args: argparse.Namespace) -> int:
+    session = Session(args)
+    session.unlock()
+    async with session.client() as api:
+        await api.ack(args.msg_id)
+    print(_("Acknowledged {msg_id}; the broker will no longer deliver it.").format(msg_id=args.msg_id))
+    return 0
+
+
+
+
+async def handle_keys_rotate(args: argparse.Namespace) -> int:
+    session = Session(args)
+    material = session.unlock()
+    certificate = contact.new_encryption_key(material, args.validity_days * 86400, int(time.time()))
+    session.save_keys()
+    async with session.client() as api:
+        await contact.publish_key(api, material.owner, certificate)
+    key = material.encryption_keys[-1]
+    print(_("New encryption key {key_id} is valid until {time}; senders use it from now on. Older keys "
+            "stay in the keystore to open older mail.").format(key_id=key.key.key_id, time=render.when(key.not_after)))
+    return 0
+
+
+async def handle_keys_endorse_replacement(args: argparse.Namespace) -> int:
+    session = Session(args)
+    material = session.unlock()
+    async with session.client() as api:
+        answer = await api.registration(material.owner)
+        request = SignedDocument.from_wire(answer["request"], what="request")
+        if answer["status"] != "pending" or parse_registration(request).identity_key == material.identity.public_key:
+            raise UsageError(_("there is no pending request for a new identity key of {cp_id}").format(
+                cp_id=material.owner), hint=_("run 'enlace register' from the new key's home first"))
+        proposal = make_proposal(material.identity, material.owner, "replace-identity", material.owner,
+                                 int(time.time()), request_digest=request.digest)
+        await api.call("POST", "/v1/proposals", {"proposal": proposal.to_wire()})
+    print(_("Endorsed the new identity key of {cp_id} with the current one; the Secretariat decides.").format(
+        cp_id=material.owner))
+    return 0
+
+
+async def handle_revoke(args: argparse.Namespace) -> int:
+    session = Session(args)
+    material = session.unlock()
+    async with session.client() as api:
+        await contact.revoke(api, await session.trust(api), material.identity, material.owner, material.owner,
+                             args.reason)
+    print(_("Revoked the identity key of {cp_id} ({reason}). The broker refuses its envelopes from now on.").format(
+        cp_id=material.owner, reason=args.reason))
+    return 0

@@ -1,0 +1,49 @@
+"""What a national administrator does: propose, update and revoke its state's contact points.
+
+Every proposal is signed with the administrator's own identity key; the
+Secretariat decides, and the broker refuses a proposal about another state.
+"""
+
+from __future__ import annotations
+
+import time
+
+from client.api import BrokerClient
+from client.errors import UsageError
+from i18n import _
+from keys.changes import make_proposal
+from keys.keystore import KeyMaterial
+from keys.records import SignedDocument, parse_registration
+
+
+async def pending(api: BrokerClient) -> list[dict]:
+    """Registration requests of this administrator's state that wait for a proposal."""
+    return (await api.call("GET", "/v1/national/registrations"))["registrations"]
+
+
+async def propose_registration(api: BrokerClient, material: KeyMaterial, cp_id: str) -> str:
+    """Endorse the pending request of ``cp_id``; return the proposal's action.
+
+    The action is "replace-identity" when ``cp_id`` is already listed, else "register".
+    """
+    row = next((r for r in await pending(api) if r["id"] == cp_id), None)
+    if row is None:
+        raise UsageError(_("no pending registration request for {cp_id} in your state").format(cp_id=cp_id),
+                         hint=_("list them with 'enlace national pending'"))
+    registration = parse_registration(SignedDocument.from_wire(row["request"], what="request"))
+    action = "replace-identity" if await api.registration_listed(cp_id) else "register"
+    proposal = make_proposal(material.identity, material.owner, action, cp_id, int(time.time()),
+                             request_digest=registration.signed.digest)
+    await api.call("POST", "/v1/proposals", {"proposal": proposal.to_wire()})
+    return action
+
+
+async def propose_update(api: BrokerClient, material: KeyMaterial, cp_id: str, changes: dict) -> int:
+    """Propose new profile fields for ``cp_id``; return the proposal id."""
+    if not changes:
+        raise UsageError(_("nothing to change"), hint=_("give at least one of --agency, --agency-type, "
+                                                        "--unit, --language, --topic"))
+    proposal = make_proposal(material.identity, material.owner, "update", cp_id, int(time.time()),
+                             profile=changes)
+    answer = await api.call("POST", "/v1/proposals", {"proposal": proposal.to_wire()})
+    return answer["proposal_id"]
