@@ -6,6 +6,7 @@ with a stable code and the request id, and logs one line per request.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -40,12 +41,21 @@ def _error_response(error: ApiError, request_id: str) -> web.Response:
     return web.json_response(error.to_json(request_id), status=error.status)
 
 
+_REQUEST_PREFIX = uuid.uuid4().hex[:8]
+_request_counter = itertools.count(1)
+
+
+def next_request_id() -> str:
+    """A request id unique across restarts: a random per-process prefix and a counter."""
+    return f"{_REQUEST_PREFIX}{next(_request_counter):08x}"
+
+
 _AIOHTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
 @web.middleware
 async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
-    request_id = uuid.uuid4().hex[:16]
+    request_id = next_request_id()
     request["request_id"] = request_id
     started = time.perf_counter()
     try:

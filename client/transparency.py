@@ -10,6 +10,7 @@ show this client a key that is not in the same log everybody else can audit.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,10 @@ from keys.encoding import b64decode
 from keys.errors import EnlaceError
 from keys.log import TreeHead, parse_entry, parse_head
 from keys.merkle import verify_consistency, verify_inclusion
+
+
+# The broker signs a fresh head for every request, so an old one means a frozen view.
+MAX_HEAD_AGE = 24 * 3600
 
 
 @dataclass
@@ -56,6 +61,12 @@ async def accept_head(api: BrokerClient, trust: TrustContext, wire: object) -> T
     except EnlaceError as exc:
         raise TrustError(_("the broker's tree head does not verify against the pinned log key: {reason}").format(
             reason=exc.message), hint=_("report this to the Secretariat")) from None
+
+    now = int(time.time())
+    if head.timestamp < now - MAX_HEAD_AGE or head.timestamp > now + MAX_HEAD_AGE:
+        raise TrustError(_("the broker's tree head is dated {time}, too far from this computer's clock; the "
+                           "broker may be showing a frozen view of the log").format(time=head.timestamp),
+                         hint=_("check this computer's clock, then report it to the Secretariat"))
 
     previous = trust.stored_head()
     if previous is not None:

@@ -56,9 +56,9 @@ def parse_revocation(signed: SignedDocument) -> Revocation:
     if body["reason"] not in REVOCATION_REASONS:
         raise FormatError(f"revocation reason {body['reason']!r} is not known", value=body["reason"],
                           code="bad_reason")
-    if type(body["revoked_at"]) is not int:
-        raise FormatError("revocation revoked_at must be an integer")
-    return Revocation(check_cp_id(body["cp_id"]), str(body["identity_key_id"]), body["reason"],
+    if type(body["revoked_at"]) is not int or not isinstance(body["identity_key_id"], str):
+        raise FormatError("revocation: revoked_at must be an integer and identity_key_id a string")
+    return Revocation(check_cp_id(body["cp_id"]), body["identity_key_id"], body["reason"],
                       body["revoked_at"], _signer(body["signer"]), signed)
 
 
@@ -96,5 +96,7 @@ def parse_proposal(signed: SignedDocument) -> Proposal:
     digest = b64decode(body["request_digest"], field="request_digest", size=32) if body["request_digest"] else None
     if body["profile"] is not None and not isinstance(body["profile"], dict):
         raise FormatError("proposal profile must be an object")
+    if type(body["proposed_at"]) is not int or not isinstance(body["note"], str):
+        raise FormatError("proposal: proposed_at must be an integer and note a string")
     return Proposal(body["action"], check_cp_id(body["cp_id"]), _signer(body["proposer"]), digest,
                     body["profile"], body["proposed_at"], signed)

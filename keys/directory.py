@@ -34,6 +34,7 @@ class ContactState:
     keys: tuple[KeyCertificate, ...]
     revocation: Revocation | None = None
     indexes: tuple[int, ...] = field(default=())
+    revokers: tuple[str, ...] = field(default=())
 
     @property
     def cp_id(self) -> str:
@@ -91,15 +92,15 @@ class Directory:
             raise FormatError(f"record serial {record.serial} of {cp_id} does not increase "
                               f"(previous {previous.record.serial})", value=cp_id)
         if record.identity_key != previous.identity_key:
-            return ContactState(record, record.certificates, None, previous.indexes)
+            return ContactState(record, record.certificates, None, previous.indexes, previous.revokers)
         listed = {c.key_id for c in record.certificates}
         rotated = tuple(c for c in previous.keys if c.key_id not in listed)
-        return ContactState(record, record.certificates + rotated, previous.revocation, previous.indexes)
+        return replace(previous, record=record, keys=record.certificates + rotated)
 
     def _key(self, cp_id: str, signed: SignedDocument) -> ContactState:
         state = self._existing(cp_id, "encryption key")
-        if state.revocation is not None:
-            raise FormatError(f"encryption key for {cp_id} after its identity key was revoked", value=cp_id)
+        if state.status != "active":
+            raise FormatError(f"encryption key for {cp_id}, which is revoked", value=cp_id)
         certificate = verify_certificate(signed.document, signed.signature,
                                          identity_public_key=state.identity_key, owner=cp_id)
         if any(c.key_id == certificate.key_id for c in state.keys):
@@ -116,7 +117,7 @@ class Directory:
 
         verify(self.signer_key(revocation.signer, cp_id), labels.SIG_REVOCATION, signed.document,
                signed.signature, what="revocation")
-        return replace(state, revocation=revocation)
+        return replace(state, revocation=revocation, revokers=(*state.revokers, revocation.signer))
 
     def signer_key(self, signer: str, cp_id: str) -> bytes:
         """The key that may sign a change of ``cp_id`` as ``signer``, or SignatureError."""
@@ -126,7 +127,7 @@ class Directory:
             return self._existing(cp_id, "change").identity_key
 
         admin = self.contacts.get(signer)
-        if (admin is None or admin.record.profile.role != "national-admin" or admin.revocation is not None
+        if (admin is None or admin.record.profile.role != "national-admin" or admin.status != "active"
                 or country_of(signer) != country_of(cp_id)):
             raise SignatureError(f"{signer} is not a national administrator of {country_of(cp_id)}",
                                  value=signer, code="not_authorized")

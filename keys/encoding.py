@@ -70,13 +70,22 @@ def canonical_json(obj: Any) -> bytes:
     Raises FormatError for what a reader would reject: floats, integers beyond
     ±(2^53 - 1), non-string keys and strings that are not valid Unicode.
     """
-    _check_value(obj)
+    try:
+        _check_value(obj)
+    except RecursionError:
+        raise FormatError("value nests too deeply to be encoded") from None
+    return _dumps(obj)
+
+
+def _dumps(obj: Any) -> bytes:
     try:
         return json.dumps(
             obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
         ).encode("utf-8")
     except UnicodeEncodeError as exc:
         raise FormatError(f"string is not valid Unicode: {exc.reason}") from None
+    except RecursionError:
+        raise FormatError("value nests too deeply to be encoded") from None
 
 
 def is_version_1(value: object) -> bool:
@@ -135,7 +144,8 @@ def parse_canonical(data: bytes, *, what: str = "document") -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise FormatError(f"{what} must be a JSON object")
     try:
-        encoded = canonical_json(obj)
+        # parse_json already rejected floats and out-of-range integers.
+        encoded = _dumps(obj)
     except FormatError as exc:
         raise FormatError(f"{what}: {exc.message}") from None
     if encoded != data:

@@ -128,6 +128,9 @@ def _write_private(path: Path, data: bytes, *, force: bool) -> None:
         os.fchmod(fd, 0o600)
         os.write(fd, data)
         os.fsync(fd)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise KeystoreError(f"cannot write keystore {path}: {exc.strerror}", value=str(path)) from None
     finally:
         os.close(fd)
 

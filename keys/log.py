@@ -59,7 +59,10 @@ def make_entry(entry_type: str, cp_id: str, document: bytes, signature: bytes, a
 def parse_entry(raw: bytes) -> LogEntry:
     """Parse entry bytes; the signature inside is checked later, against the directory state."""
     body = check_fields(parse_canonical(raw, what="log entry"), _ENTRY_FIELDS, what="log entry")
-    if not is_version_1(body["v"]) or body["type"] not in ENTRY_TYPES:
+    if not is_version_1(body["v"]):
+        raise FormatError(f"log entry version {body['v']!r} is not supported (expected 1)",
+                          code="unsupported_version")
+    if body["type"] not in ENTRY_TYPES:
         raise FormatError(f"log entry type {body['type']!r} is not supported", value=body["type"])
     if type(body["appended_at"]) is not int:
         raise FormatError("log entry appended_at must be an integer")

@@ -43,12 +43,16 @@ async def admin_registrations(request: web.Request) -> web.Response:
 async def national_registrations(request: web.Request) -> web.Response:
     """Pending requests of the caller's state, for its national administrators."""
     caller = await base.authenticate(request, scope="contact_point")
-    state = request.app[base.DIRECTORY].state(caller)
-    if state.record.profile.role != "national-admin":
-        raise Forbidden("not_national_admin", f"{caller} is not a national administrator", value=caller)
+    _require_national_admin(request, caller)
     rows = await request.app[base.STORAGE].list_registrations("pending")
     mine = [r for r in rows if r.country == country_of(caller)]
     return web.json_response({"registrations": [registration_json(r) for r in mine]})
+
+
+def _require_national_admin(request: web.Request, caller: str) -> None:
+    state = request.app[base.DIRECTORY].state(caller)
+    if state is None or state.record.profile.role != "national-admin" or state.status != "active":
+        raise Forbidden("not_national_admin", f"{caller} is not an active national administrator", value=caller)
 
 
 async def admin_approve(request: web.Request) -> web.Response:
@@ -77,6 +81,8 @@ async def proposal_submit(request: web.Request) -> web.Response:
 async def proposals_list(request: web.Request) -> web.Response:
     """The Secretariat sees every proposal; a national administrator those of its state."""
     caller = await base.authenticate(request, scope="any")
+    if caller != "secretariat":
+        _require_national_admin(request, caller)
     status = _status(request, ("pending", "approved", "rejected"))
     rows = await request.app[base.STORAGE].list_proposals(status)
     if caller != "secretariat":

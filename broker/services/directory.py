@@ -235,6 +235,11 @@ class DirectoryService:
         record = self._verified_record(signed)
         if previous is None or record.cp_id != stored.cp_id or record.identity_key != previous.identity_key:
             raise Unprocessable("decision_mismatch", f"the record does not update {stored.cp_id}", value=stored.cp_id)
+        proposal = parse_proposal(SignedDocument(stored.document, stored.signature))
+        expected = previous.record.profile.model_dump() | (proposal.profile or {})
+        if record.profile.model_dump() != expected:
+            raise Unprocessable("decision_mismatch", f"the record's profile is not the one proposal {proposal_id} "
+                                "proposes", value=proposal_id)
         decision = ProposalDecision(proposal_id, "approved", None, int(time.time()))
         return await self._append("record", stored.cp_id, signed, proposal=decision)
 

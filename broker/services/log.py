@@ -85,12 +85,18 @@ class TransparencyLog:
             self.directory.contacts[cp_id] = previous
 
     def supporting_indexes(self, state: ContactState) -> list[int]:
-        """Indexes a client needs to check ``state``: its own and its revoker's entries."""
-        indexes = set(state.indexes)
-        signer = state.revocation.signer if state.revocation else None
-        admin = self.directory.contacts.get(signer) if signer else None
-        if admin is not None and admin.cp_id != state.cp_id:
-            indexes |= set(admin.indexes)
+        """Indexes a client needs to check ``state``: its own entries and those of every
+        national administrator who ever signed one of its revocations, transitively."""
+        indexes: set[int] = set()
+        pending, seen = [state.cp_id], set()
+        while pending:
+            cp_id = pending.pop()
+            current = self.directory.contacts.get(cp_id)
+            if cp_id in seen or current is None:
+                continue
+            seen.add(cp_id)
+            indexes |= set(current.indexes)
+            pending += [signer for signer in current.revokers if signer != cp_id]
         return sorted(indexes)
 
 
