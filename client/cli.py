@@ -115,6 +115,9 @@ def _contact_commands(commands_: argparse._SubParsersAction) -> None:
 
 
 def _directory_commands(commands_: argparse._SubParsersAction) -> None:
+    from client.search import subregions
+    from keys.ids import member_states
+
     directory = commands_.add_parser("directory", help=_("read the directory of contact points"))
     sub = directory.add_subparsers(dest="directory_command", metavar=_("COMMAND"), required=True)
     _json_flag(sub.add_parser("list", help=_("list every contact point")))
@@ -127,6 +130,34 @@ def _directory_commands(commands_: argparse._SubParsersAction) -> None:
     compare = sub.add_parser("compare-head", help=_("check that another person's tree head belongs to "
                                                     "the same log as yours"))
     compare.add_argument("file", metavar=_("FILE"), help=_("file with the other tree head, or - for standard input"))
+
+    search = sub.add_parser("search", help=_("find contact points; every filter must match, ignoring case "
+                                             "and accents"))
+    search.add_argument("--country", help=_("member state: two-letter ISO code, or English or Spanish name"))
+    search.add_argument("--subregion", help=_("one of: {choices}").format(
+        choices=", ".join(sorted(subregions(member_states())))))
+    search.add_argument("--agency-type", help=_("customs, police, prosecutor, ..."))
+    search.add_argument("--language", help=_("a working language: en, es, pt or fr"))
+    search.add_argument("--topic", help=_("a topic, for example firearms or ammunition"))
+    search.add_argument("--role", help=_("contact-point or national-admin"))
+    search.add_argument("text", nargs="*", metavar=_("TEXT"),
+                        help=_("words that must each begin a word of the id, agency, unit, country names "
+                               "or topics"))
+    _json_flag(search)
+
+    export = sub.add_parser("export", help=_("write every verified contact point as JSON, with the log "
+                                             "entries that prove it, or as CSV"))
+    export.add_argument("--format", required=True, choices=["json", "csv"],
+                        help=_("json includes the signed log entries; csv has one row per contact point, "
+                               "for spreadsheets"))
+    export.add_argument("--output", metavar=_("FILE"), help=_("file to write (default: standard output)"))
+    export.add_argument("--force", action="store_true", help=_("replace an existing output file"))
+
+    verify = sub.add_parser("verify", help=_("compare a contact point's fingerprint with its owner and "
+                                             "record the match"))
+    verify.add_argument("cp_id", metavar=_("ID"))
+    verify.add_argument("--yes", action="store_true",
+                        help=_("record the match without asking, after you compared the fingerprint (for scripts)"))
 
 
 def _admin_commands(commands_: argparse._SubParsersAction) -> None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime
 
+from client import verified
 from client.secretariat import PendingRequest
 from client.trust import OpenedMessage
-from i18n import _
-from keys.identity import fingerprint
+from i18n import _, get_language
 from keys.directory import ContactState
+from keys.encoding import b64encode
+from keys.encryption import KeyCertificate
+from keys.identity import fingerprint
+from keys.ids import member_states
 
 
 def when(timestamp: int) -> str:
@@ -22,9 +26,11 @@ def table(headings: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def state_row(state: ContactState) -> list[str]:
+def state_row(state: ContactState, mark: str) -> list[str]:
+    """Build one row of ``directory_table``; ``mark`` is a client.verified status."""
     status = _("active") if state.status == "active" else _("revoked")
-    return [state.cp_id, state.record.profile.agency, ", ".join(state.record.profile.languages), status]
+    return [state.cp_id, state.record.profile.agency, ", ".join(state.record.profile.languages), status,
+            verified_cell(mark)]
 
 
 def state_json(state: ContactState) -> dict:
@@ -41,7 +47,7 @@ def state_json(state: ContactState) -> dict:
 
 
 def directory_table(rows: list[list[str]]) -> str:
-    return table([_("ID"), _("AGENCY"), _("LANGUAGES"), _("STATUS")], rows)
+    return table([_("ID"), _("AGENCY"), _("LANGUAGES"), _("STATUS"), _("VERIFIED")], rows)
 
 
 def record_detail(state: ContactState) -> str:
@@ -139,3 +145,129 @@ def pending_table(requests: list[PendingRequest], flags: dict | None = None) -> 
 def updates_table(updates: list) -> str:
     rows = [[u.cp_id, u.proposer, ", ".join(f"{k}={v}" for k, v in sorted(u.changes.items()))] for u in updates]
     return _("Proposed updates:") + "\n" + table([_("ID"), _("PROPOSED BY"), _("CHANGES")], rows)
+
+
+# Fingerprints compared by voice (client.verified).
+
+
+def verified_cell(mark: str) -> str:
+    """Table cell of a client.verified status; a changed key is in capitals so that nobody misses it."""
+    cells = {verified.VERIFIED: _("yes"), verified.UNVERIFIED: _("no"), verified.KEY_CHANGED: _("KEY CHANGED")}
+    return cells[mark]
+
+
+def verified_json(mark: str) -> bool | str:
+    """JSON value of a client.verified status: true, false or "key-changed"."""
+    return {verified.VERIFIED: True, verified.UNVERIFIED: False, verified.KEY_CHANGED: verified.KEY_CHANGED}[mark]
+
+
+def marked_state_json(state: ContactState, mark: str) -> dict:
+    """``state_json`` with the "verified" field of ``mark``."""
+    return state_json(state) | {"verified": verified_json(mark)}
+
+
+def key_changed_warning(cp_id: str, recorded: verified.Verification) -> str:
+    return _("enlace: warning: KEY CHANGED for {cp_id}: its identity key is not the one whose fingerprint you "
+             "compared on {date}. Do not send to it until its owner reads you the new fingerprint and you run "
+             "'enlace directory verify {cp_id}'.").format(cp_id=cp_id, date=recorded.date)
+
+
+def verification_detail(state: ContactState, mark: str, recorded: verified.Verification | None) -> str:
+    """Describe, for ``enlace directory show``, whether this user compared the fingerprint and when."""
+    if mark == verified.VERIFIED:
+        return _("You compared this fingerprint with its owner on {date}: it matched.").format(date=recorded.date)
+    if mark == verified.KEY_CHANGED:
+        return _("KEY CHANGED: the fingerprint you compared with its owner on {date} was {old}, but the current "
+                 "identity key has another one. Do not send to {cp_id} until its owner reads you the new "
+                 "fingerprint and you run 'enlace directory verify {cp_id}'.").format(
+            date=recorded.date, old=recorded.fingerprint, cp_id=state.cp_id)
+    return _("You have not compared this fingerprint with its owner. Ask them to read it to you "
+             "('enlace whoami' prints it), then run 'enlace directory verify {cp_id}'.").format(cp_id=state.cp_id)
+
+
+def verify_intro(state: ContactState, mark: str, recorded: verified.Verification | None) -> str:
+    """Format what ``enlace directory verify`` prints before it prompts for the comparison."""
+    profile = state.record.profile
+    lines = [
+        _("Contact point: {value}").format(value=profile.id),
+        _("Country:       {value}").format(value=country_name(profile.country)),
+        _("Agency:        {value} ({kind})").format(value=profile.agency, kind=profile.agency_type),
+        _("Unit:          {value}").format(value=profile.unit),
+        _("Fingerprint:   {value}").format(value=fingerprint(state.identity_key)),
+    ]
+    if mark != verified.UNVERIFIED:
+        lines.append(verification_detail(state, mark, recorded))
+    lines.append(_("Ask the person at {cp_id} to read their fingerprint aloud ('enlace whoami' prints it) and "
+                   "compare it with the one above, group by group.").format(cp_id=profile.id))
+    return "\n".join(lines)
+
+
+# Directory export (enlace directory export).
+
+
+EXPORT_CSV_COLUMNS = ("id", "country", "country_name", "agency_type", "agency", "unit", "languages", "topics",
+                      "role", "status", "fingerprint", "current_key_id", "key_valid_until")
+
+
+def iso_date(timestamp: int) -> str:
+    """UTC date of a Unix timestamp, YYYY-MM-DD."""
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).date().isoformat()
+
+
+def country_name(iso2: str) -> str:
+    """Name of a member state in the language of messages: Spanish for es, English otherwise."""
+    state = member_states().get(iso2)
+    if state is None:
+        return iso2
+    return state["name_es"] if get_language() == "es" else state["name_en"]
+
+
+def usable_keys(state: ContactState, now: int) -> list[KeyCertificate]:
+    """Encryption keys valid at ``now``; none for a revoked contact point, whose keys must not be used."""
+    if state.status != "active":
+        return []
+    return [certificate for certificate in state.keys if certificate.valid_at(now)]
+
+
+def current_key(state: ContactState, now: int) -> KeyCertificate | None:
+    """Return the encryption key a sender uses at ``now``; None when revoked or when no key is valid."""
+    return state.current_key(now) if state.status == "active" else None
+
+
+def export_record(state: ContactState, proof: dict, now: int) -> dict:
+    """JSON export of one contact point, with the head and log entries of ``proof`` exactly as served.
+
+    ``proof`` is the broker's response to GET /v1/directory/ID from which ``state`` was
+    verified, so a recipient can check the same entries against the Secretariat key.
+    """
+    key = current_key(state, now)
+    return state.record.profile.model_dump() | {
+        "status": state.status,
+        "fingerprint": fingerprint(state.identity_key),
+        "current_key_id": key.key_id if key else None,
+        "encryption_keys": [{"key_id": c.key_id, "not_before": c.not_before, "not_after": c.not_after}
+                            for c in usable_keys(state, now)],
+        "log": {"head": proof["head"], "entries": proof["entries"]},
+    }
+
+
+def export_document(records: list[dict], *, secretariat_key: bytes, log_key: bytes, now: int) -> dict:
+    """Build the whole JSON export; the pinned keys are included for comparison, never as proof."""
+    return {"v": 1, "exported_at": now,
+            "secretariat_key": b64encode(secretariat_key), "secretariat_fingerprint": fingerprint(secretariat_key),
+            "log_key": b64encode(log_key), "log_key_fingerprint": fingerprint(log_key),
+            "contact_points": records}
+
+
+def export_csv_row(state: ContactState, now: int) -> list[str]:
+    """Build one CSV row in the order of EXPORT_CSV_COLUMNS; lists are joined with ";"."""
+    profile = state.record.profile
+    key = current_key(state, now)
+    return [_spreadsheet_safe(cell) for cell in [profile.id, profile.country, country_name(profile.country), profile.agency_type, profile.agency,
+            profile.unit, ";".join(profile.languages), ";".join(profile.topics), profile.role, state.status,
+            fingerprint(state.identity_key), key.key_id if key else "", iso_date(key.not_after) if key else ""]]
+
+
+def _spreadsheet_safe(cell: str) -> str:
+    """Prefix a cell that a spreadsheet would run as a formula with an apostrophe (CSV injection)."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
