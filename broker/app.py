@@ -53,6 +53,14 @@ def next_request_id() -> str:
 _AIOHTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
+def _http_message(exc: web.HTTPException, request: web.Request) -> str:
+    if exc.status == 404:
+        return f"no such endpoint: {request.path}; see the API in docs/PROTOCOL.md"
+    if exc.status == 405:
+        return f"method {request.method} is not allowed on {request.path}"
+    return f"{exc.reason} on {request.method} {request.path}"
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     request_id = next_request_id()
@@ -64,7 +72,7 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         response = _error_response(exc, request_id)
     except web.HTTPException as exc:
         code = _AIOHTTP_CODES.get(exc.status, "http_error")
-        response = _error_response(ApiError(code, exc.reason or code), request_id)
+        response = _error_response(ApiError(code, _http_message(exc, request), value=request.path), request_id)
         response.set_status(exc.status)
     except Exception:
         log.exception("unexpected error", extra={"request_id": request_id, "path": request.path})
@@ -99,10 +107,10 @@ async def read_body(request: web.Request) -> bytes:
     if "body" not in request:
         try:
             request["body"] = await request.read()
-        except web.HTTPRequestEntityTooLarge as exc:
+        except web.HTTPRequestEntityTooLarge:
             raise TooLarge("too_large", f"request body is larger than the limit of "
                            f"{request.app[SETTINGS].max_envelope_bytes} bytes for an envelope",
-                           value=exc.actual_size) from None
+                           value=request.content_length) from None
     return request["body"]
 
 

@@ -85,5 +85,22 @@ def load_settings(config_file: str | None, overrides: dict[str, object]) -> Sett
 
     types = {f.name: type(f.default) for f in fields(Settings)}
     settings = replace(Settings(), **{k: _coerce(k, v, types[k]) for k, v in values.items()})
-    settings.host_port  # validates the listen address early
+    _validate(settings)
     return settings
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _validate(settings: Settings) -> None:
+    """Reject values the broker could start with but not work with."""
+    settings.host_port  # raises ConfigError for a bad listen address
+    if settings.log_level.upper() not in LOG_LEVELS:
+        raise ConfigError(_("setting log_level must be one of {choices}, got {value!r}").format(
+            choices=", ".join(LOG_LEVELS), value=settings.log_level))
+    if settings.max_envelope_bytes < 1024:
+        raise ConfigError(_("setting max_envelope_bytes must be at least 1024, got {value}").format(
+            value=settings.max_envelope_bytes))
+    if not 1 <= settings.replay_window <= 3600:
+        raise ConfigError(_("setting replay_window must be between 1 and 3600 seconds, got {value}").format(
+            value=settings.replay_window))

@@ -112,8 +112,15 @@ async def compare_heads(api: BrokerClient, trust: TrustContext, other_wire: obje
         if small.root_hash != large.root_hash:
             raise _split_view(small, large)
         return other
-    answer = await api.call("GET", f"/v1/log/proof/consistency?from={small.tree_size}&to={large.tree_size}",
-                            signed=False)
+    try:
+        answer = await api.call("GET", f"/v1/log/proof/consistency?from={small.tree_size}&to={large.tree_size}",
+                                signed=False)
+    except ApiFailure as exc:
+        if exc.code != "beyond_tree":
+            raise
+        # Our broker's log is shorter than the other head: it cannot prove that head
+        # extends the log it shows us, so the two views disagree.
+        raise _split_view(small, large) from None
     try:
         verify_consistency(small.tree_size, large.tree_size, small.root_hash, large.root_hash,
                            [b64decode(h, field="proof hash", size=32) for h in answer["proof"]])

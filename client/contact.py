@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -23,13 +24,15 @@ from keys.directory import EXPIRY_WARNING
 from keys.identity import key_id
 from keys.records import SignedDocument, make_registration
 
+MSG_ID = re.compile(r"[0-9a-f]{32}")
+
 
 def create_keys(home: Path, cp_id: str, broker: str, secretariat_key: str, passphrase: str, *,
                 profile: str = "moderate", force: bool = False, ca_file: str = "") -> keystore.KeyMaterial:
     """Generate an identity key and a first encryption key; write keystore and configuration."""
-    config = local.Config(broker=broker, contact_point=check_cp_id(cp_id), secretariat_key=secretariat_key,
-                          ca_file=ca_file)
-    config.root_public_key  # raises a clear error for a bad pinned key before anything is written
+    config = local.Config(broker=local.check_broker_url(broker), contact_point=check_cp_id(cp_id),
+                          secretariat_key=secretariat_key, ca_file=ca_file)
+    local.check_secretariat_key(secretariat_key)
 
     now = int(time.time())
     material = keystore.KeyMaterial(cp_id, IdentityKey.generate(),
@@ -80,10 +83,21 @@ async def send(api: BrokerClient, trust: TrustContext, material: keystore.KeyMat
     return await api.submit(envelope.to_wire())
 
 
+def _message_path(home: Path, msg_id: str) -> Path:
+    if not MSG_ID.fullmatch(msg_id):
+        raise UsageError(_("{value!r} is not a message id (32 hexadecimal characters)").format(value=msg_id),
+                         hint=_("list messages with 'enlace inbox'"))
+    return local.messages_dir(home) / f"{msg_id}.json"
+
+
 def _store_envelope(home: Path, item: dict) -> None:
-    path = local.messages_dir(home) / f"{item['id']}.json"
-    if not path.exists():
-        path.write_text(json.dumps(item, sort_keys=True), encoding="utf-8")
+    """Keep the encrypted envelope; written beside and renamed, so a crash leaves no half file."""
+    path = _message_path(home, item["id"])
+    if path.exists() and stored_envelope(home, item["id"]) is not None:
+        return
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(item, sort_keys=True), encoding="utf-8")
+    temporary.replace(path)
 
 
 async def fetch_inbox(api: BrokerClient, home: Path) -> list[dict]:
@@ -101,10 +115,15 @@ async def fetch_inbox(api: BrokerClient, home: Path) -> list[dict]:
 
 
 def stored_envelope(home: Path, msg_id: str) -> dict | None:
-    path = local.messages_dir(home) / f"{msg_id}.json"
+    """The local copy of ``msg_id``, or None when there is none or it is damaged."""
+    path = _message_path(home, msg_id)
     if not path.is_file():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        item = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return item if isinstance(item, dict) and isinstance(item.get("envelope"), dict) else None
 
 
 async def read(api: BrokerClient, home: Path, trust: TrustContext, material: keystore.KeyMaterial,
@@ -149,6 +168,9 @@ def expiry_warning(material: keystore.KeyMaterial, now: int) -> str | None:
     latest = max((k.not_after for k in material.encryption_keys if k.not_before <= now), default=0)
     if latest - now >= EXPIRY_WARNING:
         return None
+    if latest <= now and any(k.not_before > now for k in material.encryption_keys):
+        return _("no encryption key of {cp_id} is valid yet; senders cannot reach it until then").format(
+            cp_id=material.owner)
     if latest <= now:
         return _("every encryption key of {cp_id} has expired; nobody can send to it. "
                  "Run 'enlace keys rotate'").format(cp_id=material.owner)

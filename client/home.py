@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import tomllib
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,23 @@ class Config:
     @property
     def root_fingerprint(self) -> str:
         return fingerprint(self.root_public_key)
+
+
+def check_broker_url(url: str) -> str:
+    """``url`` if it is an http or https URL with a host, else UsageError naming it."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise UsageError(_("the broker URL {value!r} is invalid").format(value=url),
+                         hint=_("write it as https://HOST:PORT"))
+    return url.rstrip("/")
+
+
+def check_secretariat_key(text: str) -> bytes:
+    try:
+        return b64decode(text, field="secretariat key", size=32)
+    except EnlaceError as exc:
+        raise UsageError(_("the Secretariat key {value!r} is invalid: {reason}").format(value=text, reason=exc.message),
+                         hint=_("copy it exactly as 'enlace admin init' printed it, as --secretariat-key=KEY")) from None
 
 
 def load_config(home: Path) -> Config:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from client.api import ApiFailure, BrokerClient
-from client.errors import TrustError
+from client.errors import TrustError, UsageError
 from client.transparency import TrustContext, contact_state
 from i18n import _
 from keys.directory import ContactState
@@ -41,7 +41,7 @@ async def verified_state(api: BrokerClient, trust: TrustContext, cp_id: str) -> 
     except ApiFailure as exc:
         if exc.code not in ("not_found", "bad_cp_id", "unknown_country"):
             raise
-        raise TrustError(_("{cp_id} is not in the directory").format(cp_id=cp_id),
+        raise UsageError(_("{cp_id} is not in the directory").format(cp_id=cp_id),
                          hint=_("check the id with 'enlace directory list'")) from None
 
 
@@ -60,8 +60,10 @@ async def open_received(api: BrokerClient, trust: TrustContext, material: KeyMat
 
     state = await verified_state(api, trust, sender)
     try:
-        header = verify(envelope, state.identity_key)
+        outer = parse_header(envelope.header)
+        signing_key = state.identity_key_for(outer.sender_key, outer.created) or state.identity_key
+        header = verify(envelope, signing_key, header=outer)
         inner = open_envelope(envelope, header, material.owner, material.by_key_id())
     except EnlaceError as exc:
         raise TrustError(_("message rejected: {reason}").format(reason=exc.message)) from None
-    return OpenedMessage(header, inner, state, fingerprint(state.identity_key))
+    return OpenedMessage(header, inner, state, fingerprint(signing_key))

@@ -35,6 +35,8 @@ class ContactState:
     revocation: Revocation | None = None
     indexes: tuple[int, ...] = field(default=())
     revokers: tuple[str, ...] = field(default=())
+    # Identity keys this contact point had before, each with the time it was replaced.
+    previous_identities: tuple[tuple[bytes, int], ...] = field(default=())
 
     @property
     def cp_id(self) -> str:
@@ -53,6 +55,19 @@ class ContactState:
 
     def current_key(self, when: int) -> KeyCertificate | None:
         return current_certificate(list(self.keys), when)
+
+    def identity_key_for(self, key_id_: str, created: int) -> bytes | None:
+        """The identity key with ``key_id_`` that was current at ``created``, or None.
+
+        A message signed by a replaced key opens only if it was created no later than the
+        replacement.
+        """
+        if key_id(self.identity_key) == key_id_:
+            return self.identity_key
+        for key, replaced_at in self.previous_identities:
+            if key_id(key) == key_id_ and created <= replaced_at:
+                return key
+        return None
 
     def revoked_before(self, when: int) -> bool:
         """True when a message created at ``when`` was signed after the key was revoked."""
@@ -92,7 +107,8 @@ class Directory:
             raise FormatError(f"record serial {record.serial} of {cp_id} does not increase "
                               f"(previous {previous.record.serial})", value=cp_id)
         if record.identity_key != previous.identity_key:
-            return ContactState(record, record.certificates, None, previous.indexes, previous.revokers)
+            history = (*previous.previous_identities, (previous.identity_key, record.approved_at))
+            return ContactState(record, record.certificates, None, previous.indexes, previous.revokers, history)
         listed = {c.key_id for c in record.certificates}
         rotated = tuple(c for c in previous.keys if c.key_id not in listed)
         return replace(previous, record=record, keys=record.certificates + rotated)

@@ -87,7 +87,9 @@ def describe_validation_error(exc: ValidationError, what: str) -> str:
     parts = []
     for error in exc.errors()[:5]:
         location = ".".join(str(p) for p in error["loc"]) or what
-        parts.append(f"{location}: {error['msg']}")
+        value = error.get("input")
+        shown = f" (got {value!r:.60})" if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
+        parts.append(f"{location}: {error['msg']}{shown}")
     return f"{what} is invalid: " + "; ".join(parts)
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from broker import app as base
-from broker.errors import BadRequest, Forbidden
+from broker.errors import BadRequest, Forbidden, NotFoundError
 from broker.handlers.common import cp_id_param, proposal_json, registration_json, signed_field
 from keys.ids import country_of
+
+# Largest id an SQL BIGINT holds.
+MAX_ID = 2**63 - 1
 
 
 async def registration_submit(request: web.Request) -> web.Response:
@@ -90,8 +93,15 @@ async def proposals_list(request: web.Request) -> web.Response:
     return web.json_response({"proposals": [proposal_json(r) for r in rows]})
 
 
+def _proposal_id(request: web.Request) -> int:
+    value = int(request.match_info["proposal_id"])
+    if value > MAX_ID:
+        raise NotFoundError("proposal_not_found", f"no proposal {value}", value=value)
+    return value
+
+
 async def proposal_approve(request: web.Request) -> web.Response:
-    proposal_id = int(request.match_info["proposal_id"])
+    proposal_id = _proposal_id(request)
     await base.authenticate(request, scope="secretariat")
     signed = signed_field(await base.read_json(request), "record")
     state = await request.app[base.DIRECTORY].approve_update(proposal_id, signed)
@@ -99,7 +109,7 @@ async def proposal_approve(request: web.Request) -> web.Response:
 
 
 async def proposal_reject(request: web.Request) -> web.Response:
-    proposal_id = int(request.match_info["proposal_id"])
+    proposal_id = _proposal_id(request)
     await base.authenticate(request, scope="secretariat")
     signed = signed_field(await base.read_json(request), "rejection")
     row = await request.app[base.DIRECTORY].reject_proposal(proposal_id, signed)

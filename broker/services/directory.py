@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
-from broker.errors import ConflictError, Forbidden, NotFoundError, Unprocessable, from_core
+from broker.errors import BadRequest, ConflictError, Forbidden, NotFoundError, Unprocessable, from_core
 from broker.services.log import TransparencyLog
 from broker.storage import (Conflict, NotFound, ProposalDecision, RegistrationDecision, Storage,
                             StoredProposal, StoredRegistration)
@@ -21,9 +21,14 @@ from keys.errors import EnlaceError, SignatureError
 from keys.identity import verify
 from keys import labels
 from keys.ids import country_of
-from keys.records import Registration, SignedDocument, parse_record, parse_registration, parse_rejection
+from keys.header import describe_validation_error
+from keys.records import Profile, Registration, SignedDocument, parse_record, parse_registration, parse_rejection
+from pydantic import ValidationError
 
 log = logging.getLogger("enlace.directory")
+
+# Revocations, like envelopes, may not be dated further ahead of the broker's clock.
+MAX_CLOCK_SKEW = 300
 
 
 class DirectoryService:
@@ -63,6 +68,10 @@ class DirectoryService:
             raise from_core(exc) from None
 
         profile = registration.profile
+        now = int(time.time())
+        if not any(c.valid_at(now) for c in registration.certificates):
+            raise BadRequest("no_valid_key", f"no encryption key of {profile.id} is valid now; nobody could "
+                             "send to it", value=profile.id)
         replacement = self.state(profile.id) is not None
         stored = StoredRegistration(
             cp_id=profile.id, country=profile.country, identity_key=registration.identity_key,
@@ -172,6 +181,9 @@ class DirectoryService:
                             f"{revocation.cp_id}, but the request comes from {caller} about {cp_id}", value=caller)
         if self.state(cp_id) is None:
             raise NotFoundError("not_found", f"{cp_id} is not in the directory", value=cp_id)
+        if revocation.revoked_at > int(time.time()) + MAX_CLOCK_SKEW:
+            raise Unprocessable("created_in_future", f"revocation time {revocation.revoked_at} is in the future; "
+                                "check the clock", value=revocation.revoked_at)
         return await self._append("revocation", cp_id, signed)
 
     # Proposals
@@ -204,10 +216,13 @@ class DirectoryService:
         return await self.storage.get_proposal(proposal_id)
 
     async def _check_proposal_target(self, proposal) -> None:
-        """An update needs a listed contact point; an endorsement, the pending request it names."""
+        """An update needs a listed contact point and valid new fields; an endorsement, the
+        pending request it names."""
         if proposal.action == "update":
-            if self.state(proposal.cp_id) is None:
+            state = self.state(proposal.cp_id)
+            if state is None:
                 raise NotFoundError("not_found", f"{proposal.cp_id} is not in the directory", value=proposal.cp_id)
+            _check_update(state, proposal.profile)
             return
         stored = await self.storage.get_registration(proposal.cp_id)
         pending = stored is not None and stored.status == "pending"
@@ -273,8 +288,10 @@ class DirectoryService:
         try:
             return parse_record(signed, self.root_public_key)
         except EnlaceError as exc:
-            if exc.code == "bad_signature":
+            if exc.code == "bad_signature" and exc.value == "directory record":
                 raise Unprocessable("bad_signature", "the record is not signed by the Secretariat key") from None
+            if exc.code == "bad_signature":
+                raise Unprocessable("bad_signature", f"the record does not verify: {exc.message}") from None
             raise from_core(exc) from None
 
     async def _append(self, entry_type: str, cp_id: str, signed: SignedDocument, **decisions) -> ContactState:
@@ -294,6 +311,23 @@ class DirectoryService:
             raise NotFoundError("not_found", str(exc)) from None
         except Conflict as exc:
             raise ConflictError("changed_meanwhile", str(exc)) from None
+
+
+UPDATABLE_FIELDS = ("agency", "agency_type", "unit", "languages", "topics")
+
+
+def _check_update(state: ContactState, changes: dict | None) -> None:
+    """An update may change only descriptive fields, and the result must be a valid profile."""
+    if not changes:
+        raise BadRequest("invalid_profile", "the update proposes no change")
+    other = sorted(set(changes) - set(UPDATABLE_FIELDS))
+    if other:
+        raise BadRequest("invalid_profile", f"an update may change only {', '.join(UPDATABLE_FIELDS)}, "
+                         f"not {', '.join(other)}", value=other[0])
+    try:
+        Profile.model_validate(state.record.profile.model_dump() | changes)
+    except ValidationError as exc:
+        raise BadRequest("invalid_profile", describe_validation_error(exc, "proposed profile")) from None
 
 
 def _check_record_matches(record, cp_id: str, stored: StoredRegistration, request_digest: bytes) -> None:

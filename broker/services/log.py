@@ -21,7 +21,7 @@ from keys.directory import ContactState, Directory
 from keys.errors import EnlaceError
 from keys.identity import IdentityKey
 from keys.log import LogEntry, TreeHead, make_entry, parse_entry, sign_head
-from keys.merkle import MerkleTree
+from keys.merkle import MerkleTree, leaf_hash
 from keys.records import SignedDocument
 
 log = logging.getLogger("enlace.log")
@@ -45,6 +45,11 @@ class TransparencyLog:
         log.info("log loaded", extra={"tree_size": self.tree.size, "contacts": len(self.directory.contacts)})
 
     def _fold_stored(self, row: StoredLogEntry) -> None:
+        """Fold one stored entry; an entry edited behind the broker's back is left out and logged."""
+        if leaf_hash(row.entry) != row.leaf_hash:
+            log.error("stored log entry does not match its leaf hash; the database was modified",
+                      extra={"seq": row.seq, "cp_id": row.cp_id})
+            return
         try:
             self.directory.apply(row.seq, parse_entry(row.entry))
         except EnlaceError as exc:

@@ -15,12 +15,12 @@ from keys.requests import SECRETARIAT
 
 async def handle_admin_init(args: argparse.Namespace) -> int:
     home = local.home_dir(args.home)
-    root = secretariat.create_root(home, args.broker, local.read_passphrase(confirm=True),
+    root = secretariat.create_root(home, local.check_broker_url(args.broker), local.read_passphrase(confirm=True),
                                    profile=args.kdf, force=args.force, ca_file=ca_file(args))
     config = local.load_config(home)
     print(_("Created the Secretariat root key in {home}.").format(home=home))
     print(_("Public key (give it to the broker operator and to every contact point):"))
-    print(f"  {config.secretariat_key}")
+    print(f"  --secretariat-key={config.secretariat_key}")
     print(_("Fingerprint (read it aloud to confirm): {value}").format(value=fingerprint(root.public_key)))
     return 0
 

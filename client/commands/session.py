@@ -55,8 +55,8 @@ class Session:
             log_key = await fetch_log_key(api)
             self.config.log_key = b64encode(log_key)
             local.save_config(self.home, self.config)
-            print(_("enlace: note: pinned the broker's log key, fingerprint {value}").format(
-                value=fingerprint(log_key)), file=sys.stderr)
+            print(_("enlace: note: pinned the broker's log key, fingerprint {value}; compare it with the "
+                    "fingerprint the broker operator publishes").format(value=fingerprint(log_key)), file=sys.stderr)
         return TrustContext(self.root_key, self.config.log_public_key, self.home / "log-head.json")
 
 
