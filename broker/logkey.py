@@ -41,6 +41,9 @@ def create(path: Path, *, profile: str = "moderate", force: bool = False) -> Ide
         keystore.save(path, keystore.KeyMaterial(OWNER, key), _passphrase(confirm=True),
                       profile=profile, force=force)
     except KeystoreError as exc:
+        if exc.code == "keystore_exists":
+            raise ConfigError(_("cannot create log key {path}: the file already exists; pass --force to replace "
+                                "it").format(path=path)) from None
         raise ConfigError(_("cannot create log key {path}: {error}").format(path=path, error=exc.message)) from None
     return key
 

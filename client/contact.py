@@ -12,7 +12,7 @@ from client.api import BrokerClient
 from client.errors import UsageError
 from client.transparency import TrustContext
 from client.trust import OpenedMessage, open_received, verified_state
-from i18n import _
+from i18n import _, ngettext
 from keys import keystore
 from keys.content import to_sealable
 from keys.encryption import DEFAULT_VALIDITY, EncryptionKey, certify
@@ -169,10 +169,12 @@ def expiry_warning(material: keystore.KeyMaterial, now: int) -> str | None:
     if latest - now >= EXPIRY_WARNING:
         return None
     if latest <= now and any(k.not_before > now for k in material.encryption_keys):
-        return _("no encryption key of {cp_id} is valid yet; senders cannot reach it until then").format(
+        return _("no encryption key of {cp_id} is valid yet; senders cannot reach it until one becomes valid").format(
             cp_id=material.owner)
     if latest <= now:
         return _("every encryption key of {cp_id} has expired; nobody can send to it. "
                  "Run 'enlace keys rotate'").format(cp_id=material.owner)
-    return _("the encryption key of {cp_id} expires in {days} days; run 'enlace keys rotate'").format(
-        cp_id=material.owner, days=(latest - now) // 86400)
+    days = (latest - now) // 86400
+    return ngettext("the encryption key of {cp_id} expires in {days} day; run 'enlace keys rotate'",
+                    "the encryption key of {cp_id} expires in {days} days; run 'enlace keys rotate'",
+                    days).format(cp_id=material.owner, days=days)

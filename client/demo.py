@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from client import audit, contact, secretariat
+from client import audit, contact, render, secretariat
 from client.api import BrokerClient, Signer
 from client.transparency import TrustContext, fetch_log_key
 from client.trust import OpenedMessage
@@ -27,7 +27,7 @@ from i18n import _
 from keys import keystore
 from keys.encoding import b64encode
 from keys.identity import IdentityKey, fingerprint
-from keys.ids import member_states, sample_contact_points
+from keys.ids import sample_contact_points
 
 SENDER = "mx.anam.inteligencia"
 RECIPIENTS = ["us.atf.tracing", "gt.sat.aduanas"]
@@ -117,7 +117,6 @@ class Demo:
             process.wait(timeout=10)
 
     async def _register_all(self) -> None:
-        states = member_states()
         points = sample_contact_points()
         async with BrokerClient(self.url) as api:
             for point in points:
@@ -128,7 +127,7 @@ class Demo:
                 await api.register(contact.registration_request(
                     material, agency=point["agency"], agency_type=point["agency_type"],
                     unit=point["unit"], languages=point["languages"], topics=point["topics"]))
-        countries = sorted({states[p["country"]]["name_en"] for p in points})
+        countries = sorted({render.country_name(p["country"]) for p in points})
         _say(3, _("Registered {count} contact points of {states} member states ({names}); each "
                   "request is signed by the applicant's own new identity key.").format(
             count=len(points), states=len(countries), names=", ".join(countries)))
@@ -174,8 +173,8 @@ class Demo:
         used = next(r.key_id for r in opened.header.recipients if r.id == recipient)
         if used != new_key_id:
             raise DemoFailure(_("the alert after the rotation was not wrapped for the new key"))
-        _say(step, _("{cp_id} rotated its encryption key (new key {key_id}); the next alert from {sender} was "
-                     "wrapped for the new key, found in the log, and opened.").format(
+        _say(step, _("{cp_id} rotated its encryption key (new key {key_id}). {sender} found the new key in the "
+                     "log and wrapped its next alert for it, and {cp_id} opened that alert.").format(
             cp_id=recipient, key_id=new_key_id, sender=SENDER))
 
     async def _audit(self, step: int) -> None:

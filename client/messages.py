@@ -59,7 +59,7 @@ def _broker_messages() -> dict[str, tuple[str, str | None]]:
         "changed_meanwhile": (_("the directory changed meanwhile"), _("run the command again")),
         "invalid_change": (_("the broker rejected the change to {value}"), None),
         "not_authorized": (_("that key has no right to change {value}"), None),
-        "proposal_not_found": (_("proposal {value} was not found"), _("list them with 'enlace admin pending'")),
+        "proposal_not_found": (_("proposal {value} was not found"), _("list pending proposals with 'enlace admin pending'")),
         "proposal_not_pending": (_("proposal {value} was already decided"), None),
         "beyond_tree": (_("{value} is beyond the size of the log"), None),
         "bad_range": (_("the log range starting at {value} is invalid"), None),

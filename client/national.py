@@ -29,7 +29,7 @@ async def propose_registration(api: BrokerClient, material: KeyMaterial, cp_id: 
     row = next((r for r in await pending(api) if r["id"] == cp_id), None)
     if row is None:
         raise UsageError(_("no pending registration request for {cp_id} in your state").format(cp_id=cp_id),
-                         hint=_("list them with 'enlace national pending'"))
+                         hint=_("list your state's pending requests with 'enlace national pending'"))
     registration = parse_registration(SignedDocument.from_wire(row["request"], what="request"))
     action = "replace-identity" if await api.registration_listed(cp_id) else "register"
     proposal = make_proposal(material.identity, material.owner, action, cp_id, int(time.time()),

@@ -15,6 +15,27 @@ from keys.identity import fingerprint
 from keys.ids import member_states
 
 
+def kind_label(kind: str) -> str:
+    labels = {"message": _("message"), "alert": _("alert"), "receipt": _("receipt"), "document": _("document")}
+    return labels.get(kind, kind)
+
+
+def priority_label(priority: str) -> str:
+    labels = {"low": _("low"), "normal": _("normal"), "high": _("high"), "urgent": _("urgent")}
+    return labels.get(priority, priority)
+
+
+def status_label(status: str) -> str:
+    return _("active") if status == "active" else _("revoked")
+
+
+def agency_type_label(agency_type: str) -> str:
+    """A translated name for the usual agency types; any other type is shown as written."""
+    labels = {"customs": _("customs"), "police": _("police"), "prosecutor": _("prosecutor"),
+              "firearms-authority": _("firearms authority"), "ministry": _("ministry")}
+    return labels.get(agency_type, agency_type)
+
+
 def when(timestamp: int) -> str:
     return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -56,11 +77,11 @@ def record_detail(state: ContactState) -> str:
     lines = [
         _("Contact point: {value}").format(value=profile.id),
         _("Country:       {value}").format(value=profile.country),
-        _("Agency:        {value} ({kind})").format(value=profile.agency, kind=profile.agency_type),
+        _("Agency:        {value} ({kind})").format(value=profile.agency, kind=agency_type_label(profile.agency_type)),
         _("Unit:          {value}").format(value=profile.unit),
         _("Languages:     {value}").format(value=", ".join(profile.languages)),
         _("Topics:        {value}").format(value=", ".join(profile.topics)),
-        _("Status:        {value}").format(value=state.status),
+        _("Status:        {value}").format(value=status_label(state.status)),
         _("Fingerprint:   {value}").format(value=fingerprint(state.identity_key)),
         _("Valid:         {start} → {end}").format(start=when(record.valid_from), end=when(record.valid_until)),
         _("Encryption keys:"),
@@ -76,7 +97,7 @@ def record_detail(state: ContactState) -> str:
 
 
 def inbox_table(items: list[dict]) -> str:
-    rows = [[item["id"], item["sender"], item["kind"], when(item["received_at"])] for item in items]
+    rows = [[item["id"], item["sender"], kind_label(item["kind"]), when(item["received_at"])] for item in items]
     return table([_("ID"), _("FROM"), _("KIND"), _("RECEIVED")], rows)
 
 
@@ -107,7 +128,7 @@ def message_detail(opened: OpenedMessage) -> str:
     header, content, record = opened.header, opened.inner["content"], opened.sender.record
     lines = [
         _("Message {msg_id} ({kind}, priority {priority})").format(
-            msg_id=header.id, kind=header.kind, priority=header.priority),
+            msg_id=header.id, kind=kind_label(header.kind), priority=priority_label(header.priority)),
         _("From:       {cp_id}, {agency}, {unit}").format(
             cp_id=header.sender, agency=record.profile.agency, unit=record.profile.unit),
         _("To:         {recipients}").format(recipients=", ".join(header.recipient_ids)),
@@ -191,7 +212,7 @@ def verify_intro(state: ContactState, mark: str, recorded: verified.Verification
     lines = [
         _("Contact point: {value}").format(value=profile.id),
         _("Country:       {value}").format(value=country_name(profile.country)),
-        _("Agency:        {value} ({kind})").format(value=profile.agency, kind=profile.agency_type),
+        _("Agency:        {value} ({kind})").format(value=profile.agency, kind=agency_type_label(profile.agency_type)),
         _("Unit:          {value}").format(value=profile.unit),
         _("Fingerprint:   {value}").format(value=fingerprint(state.identity_key)),
     ]

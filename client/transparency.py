@@ -9,6 +9,7 @@ show this client a key that is not in the same log everybody else can audit.
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 from dataclasses import dataclass
@@ -65,7 +66,8 @@ async def accept_head(api: BrokerClient, trust: TrustContext, wire: object) -> T
     now = int(time.time())
     if head.timestamp < now - MAX_HEAD_AGE or head.timestamp > now + MAX_HEAD_AGE:
         raise TrustError(_("the broker's tree head is dated {time}, too far from this computer's clock; the "
-                           "broker may be showing a frozen view of the log").format(time=head.timestamp),
+                           "broker may be showing a frozen view of the log").format(
+            time=datetime.datetime.fromtimestamp(head.timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")),
                          hint=_("check this computer's clock, then report it to the Secretariat"))
 
     previous = trust.stored_head()

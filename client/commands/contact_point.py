@@ -102,7 +102,7 @@ async def handle_send(args: argparse.Namespace) -> int:
         receipt = await contact.send(api, await session.trust(api), material, args.to, kind=kind,
                                      priority=args.priority, content=content)
     print(_("Sent {kind} {msg_id} to {recipients}; the broker stored it at {time}.").format(
-        kind=kind, msg_id=receipt["id"], recipients=", ".join(args.to), time=render.when(receipt["received_at"])))
+        kind=render.kind_label(kind), msg_id=receipt["id"], recipients=", ".join(args.to), time=render.when(receipt["received_at"])))
     return 0
 
 
@@ -165,7 +165,7 @@ async def handle_keys_endorse_replacement(args: argparse.Namespace) -> int:
         request = SignedDocument.from_wire(answer["request"], what="request")
         if answer["status"] != "pending" or parse_registration(request).identity_key == material.identity.public_key:
             raise UsageError(_("there is no pending request for a new identity key of {cp_id}").format(
-                cp_id=material.owner), hint=_("run 'enlace register' from the new key's home first"))
+                cp_id=material.owner), hint=_("first run 'enlace --home NEW register ...' with the home directory of the new key"))
         proposal = make_proposal(material.identity, material.owner, "replace-identity", material.owner,
                                  int(time.time()), request_digest=request.digest)
         await api.call("POST", "/v1/proposals", {"proposal": proposal.to_wire()})

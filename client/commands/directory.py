@@ -19,7 +19,7 @@ from client.commands.session import Session, print_json
 from client.errors import TrustError, UsageError
 from client.transparency import TrustContext, accept_head
 from client.trust import verified_state
-from i18n import _
+from i18n import _, ngettext
 from keys.directory import ContactState
 from keys.ids import member_states
 
@@ -58,8 +58,10 @@ async def handle_directory_audit(args: argparse.Namespace) -> int:
         print_json({"tree_size": report.tree_size, "entries_checked": report.entries_checked,
                     "contact_points": report.contacts, "clean": report.clean, "problems": report.problems})
         return 0 if report.clean else 3
-    print(_("Audited {entries} log entries (tree size {size}) and {contacts} contact points.").format(
-        entries=report.entries_checked, size=report.tree_size, contacts=report.contacts))
+    print(ngettext("Audited {entries} log entry (tree size {size}).", "Audited {entries} log entries (tree size {size}).",
+                   report.entries_checked).format(entries=report.entries_checked, size=report.tree_size))
+    print(ngettext("The log defines {contacts} contact point.", "The log defines {contacts} contact points.",
+                   report.contacts).format(contacts=report.contacts))
     if report.clean:
         print(_("Clean: every entry verifies, the entries match the signed head, and the broker serves "
                 "exactly the directory the log defines."))
@@ -235,7 +237,8 @@ async def handle_directory_export(args: argparse.Namespace) -> int:
         text = _export_json(states, recorder.answers, trust, now)
     _write_export(text, args.output, args.force)
     if args.output is not None:
-        print(_("Exported {count} contact points to {path}.").format(count=len(states), path=args.output))
+        print(ngettext("Exported {count} contact point to {path}.", "Exported {count} contact points to {path}.",
+                       len(states)).format(count=len(states), path=args.output))
     return 0
 
 
