@@ -78,6 +78,48 @@ def from_api(exc: ApiFailure) -> CliError:
     return CliError(message, hint)
 
 
+# Command-line options of the content fields, so errors name what the user typed.
+FIELD_OPTIONS = {
+    "subject": "--subject", "text": "--text", "tlp": "--tlp", "item_kind": "--item-kind", "status": "--status",
+    "make": "--make", "model": "--model", "type": "--type", "calibre": "--calibre", "serial_number": "--serial",
+    "country_of_manufacture": "--country-of-manufacture", "import_marking": "--import-marking",
+    "quantity": "--quantity", "ammunition_lot": "--ammunition-lot", "seizure_place": "--seizure-place",
+    "seizure_date": "--seizure-date", "route": "--route", "case_reference": "--case-reference",
+}
+
+
+def _rule(detail: dict) -> str:
+    field, kind, ctx = detail["loc"][-1] if detail["loc"] else "", detail["type"], detail["ctx"]
+    if field == "country_of_manufacture":
+        return _("use the two-letter ISO code, for example MX or US")
+    if field == "seizure_date" and kind == "value_error":
+        return _("the date is in the future")
+    if kind.startswith("date"):
+        return _("use the form YYYY-MM-DD")
+    if kind == "literal_error":
+        return _("choose one of {choices}").format(choices=ctx.get("expected", ""))
+    if kind in ("greater_than_equal", "greater_than"):
+        return _("it must be at least {limit}").format(limit=ctx.get("ge", ctx.get("gt", "")))
+    if kind in ("less_than_equal", "less_than"):
+        return _("it must be at most {limit}").format(limit=ctx.get("le", ctx.get("lt", "")))
+    if kind == "string_too_long":
+        return _("it is longer than {limit} characters").format(limit=ctx.get("max_length", ""))
+    if kind in ("string_too_short", "missing"):
+        return _("it must not be empty")
+    return _("it is not valid")
+
+
+def from_content(exc: EnlaceError) -> UsageError:
+    """One translated line per invalid field, naming the option and the value given."""
+    lines = []
+    for detail in exc.details:
+        field = detail["loc"][-1] if detail["loc"] else ""
+        option = FIELD_OPTIONS.get(field, ".".join(str(p) for p in detail["loc"]))
+        lines.append(_("{option} {value!r}: {rule}").format(option=option, value=detail["input"], rule=_rule(detail)))
+    return UsageError(_("the message was not sent: {problems}").format(problems="; ".join(lines)),
+                      _("correct the value and run the command again"))
+
+
 def from_core(exc: EnlaceError) -> CliError:
     if isinstance(exc, WrongPassphrase):
         return UsageError(_("the passphrase does not open the keystore"),
@@ -89,6 +131,8 @@ def from_core(exc: EnlaceError) -> CliError:
         return UsageError(_("the passphrase must have at least 8 characters"), None)
     if isinstance(exc, KeystoreError):
         return UsageError(_("keystore problem: {reason}").format(reason=exc.message), None)
+    if getattr(exc, "details", None):
+        return from_content(exc)
     if isinstance(exc, SignatureError):
         return TrustError(_("verification failed: {reason}").format(reason=exc.message), None)
     return UsageError(_("invalid input: {reason}").format(reason=exc.message), None)

@@ -81,7 +81,11 @@ def validate_content(kind: str, content: dict) -> BaseModel:
     try:
         return model.model_validate(content)
     except ValidationError as exc:
-        raise FormatError(describe_validation_error(exc, f"{kind} content"), code="invalid_content") from None
+        error = FormatError(describe_validation_error(exc, f"{kind} content"), code="invalid_content")
+        # Each failed field as pydantic reports it, so a user interface can explain it in its language.
+        error.details = [{"loc": tuple(e["loc"]), "type": e["type"], "input": e.get("input"), "ctx": e.get("ctx", {})}
+                         for e in exc.errors(include_url=False)]
+        raise error from None
 
 
 def to_sealable(kind: str, content: dict) -> dict:

@@ -87,6 +87,9 @@ def _content(args: argparse.Namespace) -> tuple[str, dict]:
     alert = {"item_kind": args.item_kind, "status": args.status,
              "serial_obliterated": args.serial_obliterated}
     alert |= {f: getattr(args, f) for f in ALERT_FIELDS if getattr(args, f) is not None}
+    country = alert.get("country_of_manufacture", "").strip()
+    if len(country) == 2:
+        alert["country_of_manufacture"] = country.upper()
     if args.serial is not None:
         alert["serial_number"] = args.serial
     if args.quantity is not None:
