@@ -20,7 +20,7 @@ from aiohttp import web
 from broker import logs
 from broker import logkey
 from broker.app import create_app, decode_root_key
-from broker.services.log import TransparencyLog
+from broker.services.log import TransparencyLog, WrongRootKey
 from broker.config import ConfigError, Settings, load_settings
 from broker.storage import StorageError, open_storage
 from i18n import _, install_argparse, set_language
@@ -105,7 +105,11 @@ async def serve(settings: Settings, ready_file: str | None) -> None:
     try:
         await storage.seed_member_states(list(member_states().values()))
         transparency = TransparencyLog(storage, root_key, log_key)
-        await transparency.load()
+        try:
+            await transparency.load()
+        except WrongRootKey as exc:
+            raise ConfigError(_("the Secretariat key does not match the database {db}: {reason}; start the broker "
+                                "with the key this database was created with").format(db=settings.db, reason=exc)) from None
         await _run(create_app(settings, storage, transparency), settings, ready_file)
     finally:
         await storage.close()

@@ -33,6 +33,14 @@ class ApiFailure(Exception):
         self.request_id = request_id
 
 
+def tls_context(cafile: str) -> ssl.SSLContext:
+    """A TLS context that trusts the authorities in ``cafile``; ApiFailure when it cannot be read."""
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise ApiFailure("ca_file_invalid", f"cannot use CA file {cafile}: {exc}", value=cafile) from None
+
+
 @dataclass(frozen=True)
 class Signer:
     caller: str
@@ -45,7 +53,7 @@ class BrokerClient:
     def __init__(self, url: str, signer: Signer | None = None, *, cafile: str | None = None):
         self.url = url.rstrip("/")
         self.signer = signer
-        self._ssl = ssl.create_default_context(cafile=cafile) if cafile else None
+        self._ssl = tls_context(cafile) if cafile else None
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> "BrokerClient":
@@ -70,11 +78,16 @@ class BrokerClient:
                                              headers=headers, ssl=self._ssl) as response:
                 text = await response.read()
                 return _parse_answer(response.status, text)
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise ApiFailure("tls_untrusted", f"the TLS certificate of {self.url} is not trusted: "
+                             f"{exc.certificate_error}", value=self.url) from None
+        except aiohttp.ClientSSLError as exc:
+            raise ApiFailure("tls_failed", f"the TLS connection to {self.url} failed: {exc}", value=self.url) from None
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            raise ApiFailure("timed_out", f"the broker at {self.url} did not answer in time",
+                             value=self.url) from None
         except aiohttp.ClientError as exc:
             raise ApiFailure("unreachable", f"cannot reach the broker at {self.url}: {exc}",
-                             value=self.url) from None
-        except TimeoutError:
-            raise ApiFailure("unreachable", f"the broker at {self.url} did not answer in time",
                              value=self.url) from None
 
     # Public directory.
@@ -130,8 +143,8 @@ def _parse_answer(status: int, text: bytes) -> dict:
     try:
         answer = json.loads(text) if text else {}
     except ValueError:
-        raise ApiFailure("bad_answer", f"the broker answered HTTP {status} with a body that is not JSON",
-                         status=status) from None
+        raise ApiFailure("bad_answer", f"the server answered HTTP {status} with a body that is not JSON",
+                         status=status, value=status) from None
 
     if 200 <= status < 300:
         return answer

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
 from client import commands
@@ -66,7 +67,8 @@ def _add_alert_options(parser: argparse.ArgumentParser) -> None:
 
 def _contact_commands(commands_: argparse._SubParsersAction) -> None:
     init = commands_.add_parser("init", help=_("create this contact point's keys"))
-    init.add_argument("--id", required=True, help=_("contact point id, <iso2>.<agency>.<unit>"))
+    init.add_argument("--id", help=_("contact point id, <iso2>.<agency>.<unit>; without it, the home has no keys "
+                                     "and can only read and audit the directory"))
     init.add_argument("--secretariat-key", required=True, metavar=_("KEY"),
                       help=_("the Secretariat's public key, obtained from the Secretariat directly"))
     _key_options(init)
@@ -90,7 +92,8 @@ def _contact_commands(commands_: argparse._SubParsersAction) -> None:
     send.add_argument("--subject", required=True, help=_("subject line (sealed, the broker never sees it)"))
     send.add_argument("--text", default="", help=_("message text"))
     send.add_argument("--text-file", metavar=_("FILE"), help=_("read the message text from a file"))
-    send.add_argument("--tlp", choices=TLP_LEVELS, default="AMBER", help=_("handling code (default: AMBER)"))
+    send.add_argument("--tlp", choices=TLP_LEVELS, default="AMBER", type=str.upper,
+                      help=_("handling code (default: AMBER)"))
     send.add_argument("--priority", choices=PRIORITIES, default="normal", help=_("delivery priority"))
     _add_alert_options(send)
 
@@ -107,8 +110,10 @@ def _contact_commands(commands_: argparse._SubParsersAction) -> None:
     rotate = keys_sub.add_parser("rotate", help=_("publish a new encryption key; old keys still open old mail"))
     rotate.add_argument("--validity-days", type=int, default=365, metavar=_("DAYS"),
                         help=_("how long the new key is valid, in days (default: 365)"))
-    keys_sub.add_parser("endorse-replacement",
-                        help=_("with the current identity key, endorse the pending request for a new one"))
+    endorse = keys_sub.add_parser("endorse-replacement",
+                                  help=_("with the current identity key, endorse the pending request for a new one"))
+    endorse.add_argument("--yes", action="store_true",
+                         help=_("do not ask for confirmation (check the fingerprint shown first)"))
 
     revoke = commands_.add_parser("revoke", help=_("revoke this contact point's identity key at once"))
     revoke.add_argument("--reason", required=True, choices=REVOCATION_REASONS, help=_("why it is revoked"))
@@ -181,6 +186,8 @@ def _national_commands(commands_: argparse._SubParsersAction) -> None:
     _json_flag(sub.add_parser("pending", help=_("list your state's registration requests")))
     propose = sub.add_parser("propose", help=_("propose a pending request to the Secretariat"))
     propose.add_argument("cp_id", metavar=_("ID"))
+    propose.add_argument("--yes", action="store_true",
+                         help=_("do not ask for confirmation (check the fingerprint shown first)"))
     update = sub.add_parser("update", help=_("propose new details for one of your state's contact points"))
     update.add_argument("cp_id", metavar=_("ID"))
     update.add_argument("--agency", help=_("agency name"))
@@ -240,3 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         return _report(from_core(exc))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (for example `| head`); nothing is left to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

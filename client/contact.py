@@ -43,6 +43,14 @@ def create_keys(home: Path, cp_id: str, broker: str, secretariat_key: str, passp
     return material
 
 
+def backup_keystore(home: Path) -> Path:
+    """Keep the current keystore, still encrypted, beside the new one; return where."""
+    source = home / "keystore.json"
+    target = home / f"keystore.{time.strftime('%Y%m%dT%H%M%S')}.json"
+    source.replace(target)
+    return target
+
+
 def registration_request(material: keystore.KeyMaterial, *, agency: str, agency_type: str, unit: str,
                          languages: list[str], topics: list[str], role: str = "contact-point") -> SignedDocument:
     """The self-signed request that asks the Secretariat to list this contact point."""

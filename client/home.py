@@ -12,6 +12,8 @@ Layout (default ``~/.enlace``, or ``--home`` / ENLACE_HOME)::
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import getpass
 import json
 import os
@@ -93,7 +95,7 @@ def load_config(home: Path) -> Config:
         raise UsageError(_("no Enlace configuration in {home}").format(home=home),
                          hint=_("run 'enlace init' (contact point) or 'enlace admin init' "
                                 "(Secretariat) first, or pass --home")) from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(_("configuration file {path} is not valid TOML: {error}").format(
             path=path, error=exc)) from None
     return Config(**{k: str(data.get(k, "")) for k in CONFIG_FIELDS})
@@ -109,15 +111,21 @@ def save_config(home: Path, config: Config) -> None:
 def read_passphrase(*, confirm: bool) -> str:
     """The passphrase from ENLACE_PASSPHRASE, else from a prompt on the terminal."""
     value = os.environ.get(keystore.PASSPHRASE_ENV)
+    if value == "":
+        raise UsageError(_("{variable} is set but empty").format(variable=keystore.PASSPHRASE_ENV),
+                         hint=_("set it to the keystore's passphrase, or unset it to be asked"))
     if value:
         return value
     if not sys.stdin.isatty():
         raise UsageError(_("no passphrase: standard input is not a terminal"),
                          hint=_("set {variable} for scripts").format(variable=keystore.PASSPHRASE_ENV))
 
-    first = getpass.getpass(_("Passphrase: "))
-    if confirm and getpass.getpass(_("Repeat the passphrase: ")) != first:
-        raise UsageError(_("the two passphrases differ"), hint=_("run the command again"))
+    try:
+        first = getpass.getpass(_("Passphrase: "))
+        if confirm and getpass.getpass(_("Repeat the passphrase: ")) != first:
+            raise UsageError(_("the two passphrases differ"), hint=_("run the command again"))
+    except EOFError:
+        raise UsageError(_("no passphrase was entered"), hint=_("run the command again")) from None
     return first
 
 
@@ -128,6 +136,19 @@ def unlock(path: Path) -> tuple[keystore.KeyMaterial, str]:
                          hint=_("run 'enlace init' first, or pass --home"))
     passphrase = read_passphrase(confirm=False)
     return keystore.load(path, passphrase), passphrase
+
+
+@contextlib.contextmanager
+def keystore_lock(home: Path):
+    """Hold an exclusive lock on the home's keystore, so two commands cannot both rewrite it
+    and lose each other's new keys; the second waits for the first."""
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(home / ".keystore.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def messages_dir(home: Path) -> Path:

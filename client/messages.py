@@ -10,6 +10,7 @@ from client.api import ApiFailure
 from client.errors import CliError, TrustError, UsageError
 from i18n import _
 from keys.errors import EnlaceError, KeystoreError, SignatureError, WrongPassphrase
+from keys.header import SECRET_FIELDS
 
 
 def _broker_messages() -> dict[str, tuple[str, str | None]]:
@@ -45,6 +46,15 @@ def _broker_messages() -> dict[str, tuple[str, str | None]]:
                          _("check that the keystore belongs to the configured contact point")),
         "bad_signature": (_("a signature did not verify"), None),
         "forbidden": (_("this key may not do that"), None),
+        "tls_untrusted": (_("the TLS certificate of the broker at {value} is not trusted"),
+                          _("if the broker uses its own certificate authority, run 'enlace init' with --ca-file")),
+        "tls_failed": (_("the TLS connection to {value} failed"),
+                       _("check that the URL starts with https:// only if the broker uses TLS")),
+        "timed_out": (_("the broker at {value} did not answer in time"), _("try again later")),
+        "bad_answer": (_("the server did not answer as an Enlace broker (HTTP {value})"),
+                       _("check the 'broker' URL in config.toml")),
+        "ca_file_invalid": (_("the CA file {value} cannot be used"),
+                            _("give the PEM file of the authority that signed the broker's certificate")),
         "proposal_required": (_("{value} needs a proposal from a national administrator of its state first"),
                               _("ask a national administrator to run 'enlace national propose ID'")),
         "caller_revoked": (_("{value} was revoked and may no longer use the broker"),
@@ -58,7 +68,9 @@ def _broker_messages() -> dict[str, tuple[str, str | None]]:
                          _("run the command again")),
         "changed_meanwhile": (_("the directory changed meanwhile"), _("run the command again")),
         "invalid_change": (_("the broker rejected the change to {value}"), None),
-        "not_authorized": (_("that key has no right to change {value}"), None),
+        "not_authorized": (_("you may not change {value}: only the contact point itself, a national administrator "
+                             "of its own state or the Secretariat may"), None),
+        "already_revoked": (_("{value} is already revoked"), None),
         "proposal_not_found": (_("proposal {value} was not found"), _("list pending proposals with 'enlace admin pending'")),
         "proposal_not_pending": (_("proposal {value} was already decided"), None),
         "beyond_tree": (_("{value} is beyond the size of the log"), None),
@@ -93,7 +105,7 @@ def _rule(detail: dict) -> str:
     if field == "country_of_manufacture":
         return _("use the two-letter ISO code, for example MX or US")
     if field == "seizure_date" and kind == "value_error":
-        return _("the date is in the future")
+        return _("the date must be between 1900 and today")
     if kind.startswith("date"):
         return _("use the form YYYY-MM-DD")
     if kind == "literal_error":
@@ -115,7 +127,11 @@ def from_content(exc: EnlaceError) -> UsageError:
     for detail in exc.details:
         field = detail["loc"][-1] if detail["loc"] else ""
         option = FIELD_OPTIONS.get(field, ".".join(str(p) for p in detail["loc"]))
-        lines.append(_("{option} {value!r}: {rule}").format(option=option, value=detail["input"], rule=_rule(detail)))
+        if field in SECRET_FIELDS:
+            lines.append(_("{option}: {rule}").format(option=option, rule=_rule(detail)))
+        else:
+            lines.append(_("{option} {value!r}: {rule}").format(option=option, value=detail["input"],
+                                                                rule=_rule(detail)))
     return UsageError(_("the message was not sent: {problems}").format(problems="; ".join(lines)),
                       _("correct the value and run the command again"))
 

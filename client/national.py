@@ -13,7 +13,7 @@ from client.errors import UsageError
 from i18n import _
 from keys.changes import make_proposal
 from keys.keystore import KeyMaterial
-from keys.records import SignedDocument, parse_registration
+from keys.records import Registration, SignedDocument, parse_registration
 
 
 async def pending(api: BrokerClient) -> list[dict]:
@@ -21,17 +21,27 @@ async def pending(api: BrokerClient) -> list[dict]:
     return (await api.call("GET", "/v1/national/registrations"))["registrations"]
 
 
-async def propose_registration(api: BrokerClient, material: KeyMaterial, cp_id: str) -> str:
-    """Endorse the pending request of ``cp_id``; return the proposal's action.
-
-    The action is "replace-identity" when ``cp_id`` is already listed, else "register".
-    """
+async def pending_registration(api: BrokerClient, cp_id: str) -> tuple[Registration, bool]:
+    """The pending request of ``cp_id`` in this administrator's state, and whether it replaces a listed key."""
     row = next((r for r in await pending(api) if r["id"] == cp_id), None)
     if row is None:
         raise UsageError(_("no pending registration request for {cp_id} in your state").format(cp_id=cp_id),
                          hint=_("list your state's pending requests with 'enlace national pending'"))
     registration = parse_registration(SignedDocument.from_wire(row["request"], what="request"))
-    action = "replace-identity" if await api.registration_listed(cp_id) else "register"
+    return registration, await api.registration_listed(cp_id)
+
+
+async def propose_registration(api: BrokerClient, material: KeyMaterial, cp_id: str) -> str:
+    """Endorse the pending request of ``cp_id`` without showing it; return the proposal's action."""
+    registration, replacement = await pending_registration(api, cp_id)
+    return await propose_request(api, material, registration, replacement)
+
+
+async def propose_request(api: BrokerClient, material: KeyMaterial, registration: Registration,
+                          replacement: bool) -> str:
+    """Endorse a pending request; return the proposal's action ("replace-identity" or "register")."""
+    cp_id = registration.profile.id
+    action = "replace-identity" if replacement else "register"
     proposal = make_proposal(material.identity, material.owner, action, cp_id, int(time.time()),
                              request_digest=registration.signed.digest)
     await api.call("POST", "/v1/proposals", {"proposal": proposal.to_wire()})

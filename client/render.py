@@ -76,7 +76,7 @@ def record_detail(state: ContactState) -> str:
     keys = [f"    {c.key_id}  {when(c.not_before)} → {when(c.not_after)}" for c in state.keys]
     lines = [
         _("Contact point: {value}").format(value=profile.id),
-        _("Country:       {value}").format(value=profile.country),
+        _("Country:       {value}").format(value=f"{country_name(profile.country)} ({profile.country})"),
         _("Agency:        {value} ({kind})").format(value=profile.agency, kind=agency_type_label(profile.agency_type)),
         _("Unit:          {value}").format(value=profile.unit),
         _("Languages:     {value}").format(value=", ".join(profile.languages)),
@@ -90,7 +90,7 @@ def record_detail(state: ContactState) -> str:
     if state.revocation is not None:
         lines.append(_("Revoked:       {time} by {signer} ({reason})").format(
             time=when(state.revocation.revoked_at), signer=state.revocation.signer,
-            reason=state.revocation.reason))
+            reason=reason_label(state.revocation.reason)))
     lines.append(_("Verified against the pinned Secretariat key and the broker's log (entries {indexes}).").format(
         indexes=", ".join(str(i) for i in state.indexes)))
     return "\n".join(lines)
@@ -113,6 +113,13 @@ _ALERT_LABELS = {
 }
 
 
+_ALERT_VALUES = {
+    "firearm": lambda: _("firearm"), "part": lambda: _("part"), "ammunition": lambda: _("ammunition"),
+    "explosive": lambda: _("explosive"), "seized": lambda: _("seized"), "lost": lambda: _("lost"),
+    "stolen": lambda: _("stolen"), "trafficked": lambda: _("trafficked"),
+}
+
+
 def _alert_lines(alert: dict) -> list[str]:
     lines = [_("Alert:")]
     for field, label in _ALERT_LABELS.items():
@@ -120,6 +127,7 @@ def _alert_lines(alert: dict) -> list[str]:
             value = alert[field]
             if isinstance(value, bool):
                 value = _("yes") if value else _("no")
+            value = _ALERT_VALUES.get(value, lambda v=value: v)() if isinstance(value, str) else value
             lines.append(f"  {label()}: {value}")
     return lines
 
@@ -151,20 +159,50 @@ def message_detail(opened: OpenedMessage) -> str:
     return "\n".join(lines)
 
 
-def pending_table(requests: list[PendingRequest], flags: dict | None = None) -> str:
+def request_summary(registration, replaces: bytes | None) -> list[str]:
+    """What a person must check before endorsing a registration request."""
+    profile = registration.profile
+    lines = [_("Request for:   {value}").format(value=profile.id),
+             _("Agency:        {value} ({kind})").format(value=profile.agency, kind=agency_type_label(profile.agency_type)),
+             _("Unit:          {value}").format(value=profile.unit),
+             _("Role:          {value}").format(value=role_label(profile.role)),
+             _("Fingerprint:   {value}").format(value=fingerprint(registration.identity_key))]
+    if replaces is not None:
+        lines.append(_("It REPLACES the listed identity key with fingerprint {value}.").format(
+            value=fingerprint(replaces)))
+    return lines
+
+
+def reason_label(reason: str) -> str:
+    labels = {"key-compromised": _("key compromised"), "left-post": _("left the post"),
+              "superseded": _("superseded"), "administrative": _("administrative")}
+    return labels.get(reason, reason)
+
+
+def role_label(role: str) -> str:
+    return _("national administrator") if role == "national-admin" else _("contact point")
+
+
+def pending_table(requests: list[PendingRequest], flags: dict | None = None, notes: dict | None = None) -> str:
     rows = []
     for request in requests:
         if request.registration is None:
             rows.append([request.cp_id, "", _("INVALID: {reason}").format(reason=request.problem), ""])
             continue
         warnings = (flags or {}).get(request.cp_id, [])
-        note = _("LOOKS SUSPICIOUS: {reasons}").format(reasons="; ".join(warnings)) if warnings else ""
-        rows.append([request.cp_id, request.registration.profile.agency, request.fingerprint, note])
+        check = list((notes or {}).get(request.cp_id, []))
+        if warnings:
+            check.insert(0, _("LOOKS SUSPICIOUS: {reasons}").format(reasons="; ".join(warnings)))
+        rows.append([request.cp_id, request.registration.profile.agency, request.fingerprint, "; ".join(check)])
     return table([_("ID"), _("AGENCY"), _("FINGERPRINT"), _("CHECK")], rows)
 
 
 def updates_table(updates: list) -> str:
-    rows = [[u.cp_id, u.proposer, ", ".join(f"{k}={v}" for k, v in sorted(u.changes.items()))] for u in updates]
+    def shown(value) -> str:
+        return ", ".join(value) if isinstance(value, list) else str(value)
+
+    rows = [[u.cp_id, u.proposer, "; ".join(f"{k}: {shown(v)}" for k, v in sorted(u.changes.items()))]
+            for u in updates]
     return _("Proposed updates:") + "\n" + table([_("ID"), _("PROPOSED BY"), _("CHANGES")], rows)
 
 

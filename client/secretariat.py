@@ -132,6 +132,25 @@ async def reject_update(api: BrokerClient, root: IdentityKey, update: PendingUpd
     await api.call("POST", f"/v1/admin/proposals/{update.proposal_id}/reject", {"rejection": rejection.to_wire()})
 
 
+async def request_notes(api: BrokerClient, requests: list[PendingRequest]) -> dict[str, list[str]]:
+    """What the Secretariat must know about each request besides its fingerprint: its role,
+    whether it replaces a listed key, and who proposed or endorsed it."""
+    proposals = (await api.call("GET", "/v1/proposals?status=pending"))["proposals"]
+    notes: dict[str, list[str]] = {}
+    for request in requests:
+        found = []
+        if request.registration is not None and request.registration.profile.role == "national-admin":
+            found.append(_("role: national administrator"))
+        if await api.registration_listed(request.cp_id):
+            found.append(_("REPLACES the listed identity key"))
+        for row in proposals:
+            if row["id"] == request.cp_id and row["action"] in ("register", "replace-identity"):
+                who = _("its current key") if row["proposer"] == request.cp_id else row["proposer"]
+                found.append(_("proposed by {who}").format(who=who))
+        notes[request.cp_id] = found
+    return notes
+
+
 async def lookalike_flags(api: BrokerClient, trust: TrustContext, requests: list[PendingRequest]) -> dict:
     """For each request, what makes its id, agency or unit look like an existing entry."""
     existing_ids, existing_names = [], []

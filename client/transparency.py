@@ -40,7 +40,12 @@ class TrustContext:
 
     def stored_head(self) -> TreeHead | None:
         if self._head is None and self.head_path is not None and self.head_path.exists():
-            self._head = parse_head(json.loads(self.head_path.read_text("utf-8")), self.log_public_key)
+            try:
+                self._head = parse_head(json.loads(self.head_path.read_text("utf-8")), self.log_public_key)
+            except (OSError, ValueError, EnlaceError) as exc:
+                raise TrustError(_("the tree head this client kept, {path}, is damaged: {error}").format(
+                    path=self.head_path, error=exc), hint=_("restore it from a backup; deleting it makes this "
+                                                              "client trust the broker's next head blindly")) from None
         return self._head
 
     def remember(self, head: TreeHead) -> None:

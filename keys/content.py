@@ -52,6 +52,8 @@ class FirearmsAlert(_Strict):
     def _not_future(cls, value: datetime.date | None) -> datetime.date | None:
         if value is not None and value > datetime.date.today() + datetime.timedelta(days=1):
             raise ValueError("seizure date is in the future")
+        if value is not None and value.year < 1900:
+            raise ValueError("seizure date is before 1900")
         return value
 
 

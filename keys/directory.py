@@ -129,7 +129,7 @@ class Directory:
         if revocation.cp_id != cp_id or revocation.identity_key_id != key_id(state.identity_key):
             raise FormatError(f"revocation does not name the current identity key of {cp_id}", value=cp_id)
         if state.revocation is not None:
-            raise FormatError(f"{cp_id} is already revoked", value=cp_id)
+            raise FormatError(f"{cp_id} is already revoked", value=cp_id, code="already_revoked")
 
         verify(self.signer_key(revocation.signer, cp_id), labels.SIG_REVOCATION, signed.document,
                signed.signature, what="revocation")

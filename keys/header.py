@@ -82,13 +82,22 @@ class Header(BaseModel):
         return tuple(r.id for r in self.recipients)
 
 
+# Fields whose value is sealed message text: an error must never repeat it.
+SECRET_FIELDS = {"subject", "text", "route", "seizure_place", "case_reference", "serial_number",
+                 "make", "model", "calibre", "import_marking", "ammunition_lot"}
+
+
 def describe_validation_error(exc: ValidationError, what: str) -> str:
-    """One line naming each invalid field and why, for an error message."""
+    """One line naming each invalid field and why, for an error message.
+
+    The rejected value is shown, except for the fields of sealed content.
+    """
     parts = []
     for error in exc.errors()[:5]:
         location = ".".join(str(p) for p in error["loc"]) or what
         value = error.get("input")
-        shown = f" (got {value!r:.60})" if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
+        secret = bool(set(str(p) for p in error["loc"]) & SECRET_FIELDS)
+        shown = "" if secret or not isinstance(value, (str, int)) or isinstance(value, bool) else f" (got {value!r:.60})"
         parts.append(f"{location}: {error['msg']}{shown}")
     return f"{what} is invalid: " + "; ".join(parts)
 

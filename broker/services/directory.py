@@ -300,6 +300,8 @@ class DirectoryService:
         except EnlaceError as exc:
             if exc.code in ("bad_signature", "not_authorized"):
                 raise Unprocessable(exc.code, exc.message, value=cp_id) from None
+            if exc.code == "already_revoked":
+                raise ConflictError(exc.code, exc.message, value=cp_id) from None
             raise Unprocessable("invalid_change", exc.message, value=cp_id) from None
         except (NotFound, Conflict) as exc:
             raise ConflictError("changed_meanwhile", str(exc), value=cp_id) from None

@@ -27,6 +27,10 @@ from keys.records import SignedDocument
 log = logging.getLogger("enlace.log")
 
 
+class WrongRootKey(Exception):
+    """The stored log does not verify at all with the configured Secretariat key."""
+
+
 class TransparencyLog:
     def __init__(self, storage: Storage, root_public_key: bytes, log_key: IdentityKey):
         self.storage = storage
@@ -43,6 +47,9 @@ class TransparencyLog:
                 self.tree.append(row.leaf_hash)
                 self._fold_stored(row)
         log.info("log loaded", extra={"tree_size": self.tree.size, "contacts": len(self.directory.contacts)})
+        if self.tree.size and not self.directory.contacts:
+            raise WrongRootKey(f"none of the {self.tree.size} log entries verifies with the configured "
+                               "Secretariat key")
 
     def _fold_stored(self, row: StoredLogEntry) -> None:
         """Fold one stored entry; an entry edited behind the broker's back is left out and logged."""

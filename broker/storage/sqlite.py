@@ -238,6 +238,9 @@ class SQLiteStorage(SQLiteLogMixin, Storage):
 
     async def _connect_and_migrate(self) -> int:
         """Open both connections, migrate the schema and return its version."""
+        folder = os.path.dirname(os.path.abspath(self._path))
+        if not os.path.isdir(folder):
+            raise StorageError(f"cannot open SQLite database {self._path}: folder {folder} does not exist")
         self._writer = await self._connect(read_only=False)
         try:
             version = await apply_migrations(self._writer, load_migrations(sqlite_migrations_dir()))
@@ -296,9 +299,12 @@ class SQLiteStorage(SQLiteLogMixin, Storage):
 
     async def _query(self, action: str, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
         conn = self._reader_connection(action)
+        # The cursor is closed even when reading a row fails (a damaged value, say), so
+        # no read transaction stays open and later reads see new commits.
         try:
-            return list(await conn.execute_fetchall(sql, parameters))
-        except sqlite3.Error as exc:
+            async with conn.execute(sql, parameters) as cursor:
+                return list(await cursor.fetchall())
+        except (sqlite3.Error, ValueError) as exc:
             raise StorageError(f"{action} failed: {exc}") from exc
 
     @contextlib.asynccontextmanager

@@ -6,7 +6,7 @@ import argparse
 
 from client import home as local
 from client import contact, render, secretariat
-from client.commands.session import Session, ca_file, print_json
+from client.commands.session import Session, ca_file, print_json, refuse_other_role
 from client.errors import UsageError
 from i18n import _
 from keys.identity import fingerprint
@@ -15,6 +15,7 @@ from keys.requests import SECRETARIAT
 
 async def handle_admin_init(args: argparse.Namespace) -> int:
     home = local.home_dir(args.home)
+    refuse_other_role(home, "secretariat", args.force)
     root = secretariat.create_root(home, local.check_broker_url(args.broker), local.read_passphrase(confirm=True),
                                    profile=args.kdf, force=args.force, ca_file=ca_file(args))
     config = local.load_config(home)
@@ -39,9 +40,11 @@ async def handle_admin_pending(args: argparse.Namespace) -> int:
         requests = await secretariat.pending(api)
         updates = await secretariat.pending_updates(api)
         flags = await secretariat.lookalike_flags(api, await session.trust(api), requests)
+        notes = await secretariat.request_notes(api, requests)
     if args.json:
         print_json({"registrations": [{"id": r.cp_id, "fingerprint": r.fingerprint, "problem": r.problem,
-                                       "created_at": r.created_at, "flags": flags.get(r.cp_id, [])}
+                                       "created_at": r.created_at, "flags": flags.get(r.cp_id, []),
+                                       "notes": notes.get(r.cp_id, [])}
                                       for r in requests],
                     "updates": [{"proposal_id": u.proposal_id, "id": u.cp_id, "proposer": u.proposer,
                                  "changes": u.changes} for u in updates]})
@@ -49,7 +52,7 @@ async def handle_admin_pending(args: argparse.Namespace) -> int:
     if not requests and not updates:
         print(_("No registration requests or proposals are pending."))
     if requests:
-        print(render.pending_table(requests, flags))
+        print(render.pending_table(requests, flags, notes))
     if updates:
         print(render.updates_table(updates))
     return 0

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 
 from client import contact, national, render
-from client.commands.session import Session, print_json
+from client.commands.session import Session, confirm_request, print_json
+from client.trust import verified_state
 from i18n import _
+from keys.identity import fingerprint
+from keys.records import SignedDocument, parse_registration
 
 PROFILE_OPTIONS = ("agency", "agency_type", "unit")
 
@@ -21,19 +24,34 @@ async def handle_national_pending(args: argparse.Namespace) -> int:
     session = national_session(args)
     async with session.client() as api:
         rows = await national.pending(api)
+        listed = {r["id"]: await api.registration_listed(r["id"]) for r in rows}
+    requests = [(r, parse_registration(SignedDocument.from_wire(r["request"], what="request"))) for r in rows]
     if args.json:
-        print_json([{k: r[k] for k in ("id", "status", "created_at")} for r in rows])
+        print_json([{"id": r["id"], "status": r["status"], "created_at": r["created_at"],
+                     "agency": g.profile.agency, "unit": g.profile.unit, "role": g.profile.role,
+                     "fingerprint": fingerprint(g.identity_key), "replaces_listed_key": listed[r["id"]]}
+                    for r, g in requests])
     elif not rows:
         print(_("No registration requests of your state are waiting."))
     else:
-        print(render.table([_("ID"), _("RECEIVED")], [[r["id"], render.when(r["created_at"])] for r in rows]))
+        table_rows = [[r["id"], g.profile.unit, render.role_label(g.profile.role),
+                       _("replaces key") if listed[r["id"]] else _("new"), fingerprint(g.identity_key),
+                       render.when(r["created_at"])] for r, g in requests]
+        print(render.table([_("ID"), _("UNIT"), _("ROLE"), _("KIND"), _("FINGERPRINT"), _("RECEIVED")], table_rows))
     return 0
 
 
 async def handle_national_propose(args: argparse.Namespace) -> int:
     session = national_session(args)
     async with session.client() as api:
-        action = await national.propose_registration(api, session.material, args.cp_id)
+        registration, replacement = await national.pending_registration(api, args.cp_id)
+        replaces = None
+        if replacement:
+            replaces = (await verified_state(api, await session.trust(api), args.cp_id)).identity_key
+        confirm_request(render.request_summary(registration, replaces),
+                        _("Did the contact point read you this fingerprint, and do you propose it? [y/N]"),
+                        args.yes, _("the proposal"))
+        action = await national.propose_request(api, session.material, registration, replacement)
     if action == "register":
         print(_("Proposed {cp_id} to the Secretariat for listing.").format(cp_id=args.cp_id))
     else:

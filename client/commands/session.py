@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from client import home as local
-from client.api import BrokerClient, Signer
+from client.api import ApiFailure, BrokerClient, Signer, tls_context
 from client.contact import expiry_warning
-from client.errors import UsageError
+from client.errors import TrustError, UsageError
 from client.transparency import TrustContext, fetch_log_key
 from i18n import _
 from keys.encoding import b64encode
@@ -66,6 +66,44 @@ def ca_file(args: argparse.Namespace) -> str:
     path = Path(args.ca_file).expanduser().resolve()
     if not path.is_file():
         raise UsageError(_("CA file {path} not found").format(path=path))
+    try:
+        tls_context(str(path))
+    except ApiFailure:
+        raise UsageError(_("the CA file {path} cannot be used: it must be a PEM certificate").format(path=path),
+                         hint=_("give the PEM file of the authority that signed the broker's certificate")) from None
     return str(path)
+
+
+def confirm_request(summary: list[str], question: str, assume_yes: bool, what: str) -> None:
+    """Print ``summary``, then ask ``question`` unless ``assume_yes``; UsageError or TrustError if not confirmed."""
+    from client.commands.directory import is_yes
+
+    print("\n".join(summary))
+    if assume_yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(_("cannot ask for confirmation: standard input is not a terminal"),
+                         hint=_("check the fingerprint above with its owner, then add --yes"))
+    try:
+        answer = input(question + " ")
+    except EOFError:
+        answer = ""
+    if not is_yes(answer):
+        raise TrustError(_("{what} was not confirmed; nothing was sent").format(what=what))
+
+
+def refuse_other_role(home: Path, role: str, force: bool) -> None:
+    """Stop ``init`` from silently turning a home of another role into this one.
+
+    ``role`` is "secretariat" or "contact point"; --force allows the change.
+    """
+    path = home / "config.toml"
+    if force or not path.exists():
+        return
+    existing = local.load_config(home).contact_point
+    is_secretariat = existing == SECRETARIAT
+    if (role == "secretariat") != is_secretariat and existing:
+        raise UsageError(_("{home} already holds the configuration of {owner}").format(home=home, owner=existing),
+                         hint=_("use another --home for each role, or pass --force to replace it"))
 
 

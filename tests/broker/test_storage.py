@@ -622,3 +622,27 @@ def test_envelope_bytes_round_trip(tmp_path: Path) -> None:
             round_trip()
         finally:
             runner.run(store.close())
+
+
+async def test_failed_read_leaves_no_stale_snapshot(storage: SQLiteStorage, db_path: Path) -> None:
+    damaged = make_envelope()
+    await storage.submit(damaged)
+    conn = raw_connection(db_path)
+    conn.execute("UPDATE envelopes SET sender = CAST(X'ff' AS TEXT) WHERE msg_id = ?", (damaged.msg_id,))
+
+    with pytest.raises(StorageError):
+        await storage.fetch(RECIPIENT)
+    conn.execute("DELETE FROM mailbox WHERE msg_id = ?", (damaged.msg_id,))
+    conn.close()
+    later = make_envelope()
+    await storage.submit(later)
+    items = await storage.fetch(RECIPIENT)
+
+    assert [item.envelope.msg_id for item in items] == [later.msg_id]
+
+
+async def test_open_missing_folder_raises(tmp_path: Path) -> None:
+    store = SQLiteStorage(tmp_path / "missing" / "broker.db")
+
+    with pytest.raises(StorageError, match="does not exist"):
+        await store.open()

@@ -233,7 +233,8 @@ FLOW = [
     *[(f"register {cp_id}", [rf"^Registration request for {cp_id} sent; it awaits the Secretariat's decision\.$",
                              rf"fingerprint to the Secretariat when asked: {{{key}}}$"], [])
       for cp_id, key in ((MX, "fpr_mx"), (US, "fpr_us"), (GT, "fpr_gt"))],
-    ("status pending", [rf"^Registration of {MX}: pending$"], [r"Reason"]),
+    ("status pending", [rf"^Directory: {MX} is not listed yet\.$", r"^Latest registration request: pending$"],
+     [r"Reason"]),
     ("admin pending", [r"^ID\s+AGENCY\s+FINGERPRINT\b", rf"^{MX}\s+{PROFILES[MX][0]}\s+{{fpr_mx}}\b",
                        rf"^{US}\s+.*{{fpr_us}}\b", rf"^{GT}\s+.*{{fpr_gt}}\b"], [r"INVALID", r"LOOKS SUSPICIOUS"]),
     ("admin approve mx", [rf"^Approved {MX}; its record is signed and published\.$",
@@ -241,12 +242,13 @@ FLOW = [
     ("admin approve us", [rf"^Approved {US}; its record is signed and published\.$",
                           r"^Fingerprint of the approved key: {fpr_us}$"], []),
     ("admin reject gt", [rf"^Rejected the request of {GT}; the applicant will see the reason\.$"], []),
-    ("status rejected", [rf"^Registration of {GT}: rejected$",
+    ("status rejected", [r"^Latest registration request: rejected$",
                          rf"^Reason given by the Secretariat: {REJECTION_REASON}$"], []),
-    ("status approved", [rf"^Registration of {MX}: approved$"], [r"Reason"]),
+    ("status approved", [rf"^Directory: {MX} is listed and active with this keystore.s key\.$",
+                         r"^Latest registration request: approved$"], [r"Reason"]),
     ("directory list", [r"^ID\s+AGENCY\s+LANGUAGES\s+STATUS\b", rf"^{MX}\s+{PROFILES[MX][0]}\s+es\s+active\b",
                         rf"^{US}\s+.*\s+en\s+active\b"], [GT, r"NOT VERIFIED"]),
-    ("directory show", [rf"^Contact point: {US}$", r"^Country:\s+US$", r"^Fingerprint:\s+{fpr_us}$",
+    ("directory show", [rf"^Contact point: {US}$", r"^Country:\s+United States of America \(US\)$", r"^Fingerprint:\s+{fpr_us}$",
                         r"^Verified against the pinned Secretariat key and the broker's log "], []),
     ("send", [rf"^Sent alert {{msg_id}} to {US}; the broker stored it at \d\d\d\d-\d\d-\d\d \d\d:\d\d UTC\.$"],
      [SUBJECT]),
@@ -540,7 +542,7 @@ def test_spanish_status(world):
     transcript = enlace(world.home(GT), "--lang", "es", "status")
 
     assert transcript.returncode == 0, f"status failed:\n{transcript}"
-    assert re.search(rf"^Registro de {GT}: rechazado$", transcript.stdout, re.MULTILINE), str(transcript)
+    assert re.search(r"^Última solicitud de registro: rechazado$", transcript.stdout, re.MULTILINE), str(transcript)
     assert f"Motivo indicado por la Secretaría: {REJECTION_REASON}" in transcript.stdout, str(transcript)
     assert_clean(world, transcript)
 

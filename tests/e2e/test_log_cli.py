@@ -154,7 +154,7 @@ def walk(flow: Flow) -> None:
     register(flow, LOCAL)
     flow.enlace("admin approve unproposed", "admin", "admin", "approve", LOCAL)
     flow.enlace("national pending", MX_ADMIN, "national", "pending")
-    flow.enlace("national propose", MX_ADMIN, "national", "propose", LOCAL)
+    flow.enlace("national propose", MX_ADMIN, "national", "propose", LOCAL, "--yes")
     flow.enlace("admin pending local", "admin", "admin", "pending")
     flow.enlace("admin approve local", "admin", "admin", "approve", LOCAL)
     register(flow, READER)
@@ -243,7 +243,8 @@ STEPS = [
     ("admin approve unproposed", 1, [], [rf"^enlace: error: {LOCAL} needs a proposal from a national administrator",
                                          (r"^enlace: hint: ask a national administrator to run "
                                           r"'enlace national propose ID'$")]),
-    ("national pending", 0, [r"^ID\s+RECEIVED$", rf"^{LOCAL}\s+\d\d\d\d-\d\d-\d\d"], []),
+    ("national pending", 0, [r"^ID\s+UNIT\s+ROLE\s+KIND\s+FINGERPRINT\s+RECEIVED$",
+                             rf"^{LOCAL}\s+.*\s+contact point\s+new\s+[0-9 ]+\s+\d\d\d\d-\d\d-\d\d"], []),
     ("national propose", 0, [rf"^Proposed {LOCAL} to the Secretariat for listing\.$"], []),
     ("admin pending local", 0, [rf"^{LOCAL}\s+.*{FPR[LOCAL]}"], []),
     ("admin approve local", 0, [rf"^Approved {LOCAL}; its record is signed and published\.$",

@@ -43,4 +43,4 @@ async def test_tls_untrusted_certificate_rejected(tls_broker):
     async with BrokerClient(process.url) as api:
         with pytest.raises(ApiFailure) as failure:
             await api.health()
-    assert failure.value.code == "unreachable"
+    assert failure.value.code == "tls_untrusted"
