@@ -30,7 +30,7 @@ class SQLiteLogMixin(LogStorage):
     """Needs ``_query`` and ``_write_transaction`` from SQLiteStorage."""
 
     async def log_size(self) -> int:
-        rows = await self._query("counting log entries", "SELECT COUNT(*) FROM log_entries")
+        rows = await self._query("counting log entries", "SELECT COALESCE(MAX(seq) + 1, 0) FROM log_entries")
         return rows[0][0]
 
     async def read_log(self, start: int, end: int) -> list[StoredLogEntry]:
@@ -117,7 +117,8 @@ async def _decide_proposal(conn, decision: ProposalDecision) -> None:
 
 
 async def _append(conn, entry: StoredLogEntry) -> None:
-    rows = list(await conn.execute_fetchall("SELECT COUNT(*) FROM log_entries"))
+    # MAX(seq) reads one end of the primary key index; COUNT(*) would scan the whole log.
+    rows = list(await conn.execute_fetchall("SELECT COALESCE(MAX(seq) + 1, 0) FROM log_entries"))
     if rows[0][0] != entry.seq:
         raise Conflict(f"log entry {entry.seq} is not next: the log has {rows[0][0]} entries")
     try:
