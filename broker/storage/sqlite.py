@@ -299,13 +299,19 @@ class SQLiteStorage(SQLiteLogMixin, Storage):
 
     async def _query(self, action: str, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
         conn = self._reader_connection(action)
-        # The cursor is closed even when reading a row fails (a damaged value, say), so
-        # no read transaction stays open and later reads see new commits.
         try:
-            async with conn.execute(sql, parameters) as cursor:
-                return list(await cursor.fetchall())
+            return list(await conn.execute_fetchall(sql, parameters))
         except (sqlite3.Error, ValueError) as exc:
+            # A statement that failed halfway (a damaged value, say) may keep its read
+            # transaction open, and the connection would then serve that old snapshot
+            # forever; a fresh connection sees every later commit.
+            await self._replace_reader()
             raise StorageError(f"{action} failed: {exc}") from exc
+
+    async def _replace_reader(self) -> None:
+        old, self._reader = self._reader, await self._connect(read_only=True)
+        if old is not None:
+            await old.close()
 
     @contextlib.asynccontextmanager
     async def _write_transaction(self, action: str) -> AsyncIterator[aiosqlite.Connection]:

@@ -646,3 +646,15 @@ async def test_open_missing_folder_raises(tmp_path: Path) -> None:
 
     with pytest.raises(StorageError, match="does not exist"):
         await store.open()
+
+
+async def test_reads_see_writes_under_concurrency(storage: SQLiteStorage) -> None:
+    async def add_then_read(number: int) -> StoredRegistration | None:
+        cp_id = f"pe.sunat.unit{number}"
+        await storage.add_registration(make_registration(cp_id))
+        await asyncio.gather(*(storage.list_registrations() for _ in range(3)))
+        return await storage.get_registration(cp_id)
+
+    found = await asyncio.gather(*(add_then_read(n) for n in range(40)))
+
+    assert all(row is not None for row in found)
