@@ -140,9 +140,9 @@ class DirectoryService:
 
     def national_admins(self, country: str) -> list[str]:
         now = int(time.time())
-        return [s.cp_id for s in self.log.directory.contacts.values()
-                if s.record.profile.role == "national-admin" and s.record.profile.country == country
-                and s.usable_at(now)]
+        states = [self.state(cp_id) for cp_id in sorted(self.log.admin_ids) if country_of(cp_id) == country]
+        return [s.cp_id for s in states
+                if s is not None and s.record.profile.role == "national-admin" and s.usable_at(now)]
 
     async def reject(self, cp_id: str, signed: SignedDocument) -> StoredRegistration:
         """Store the Secretariat-signed rejection of the pending request of ``cp_id``."""

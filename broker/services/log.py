@@ -37,6 +37,9 @@ class TransparencyLog:
         self.log_key = log_key
         self.directory = Directory(root_public_key)
         self.tree = MerkleTree()
+        # Ids of every contact point whose record ever had the national administrator
+        # role, so the rules need not scan the whole directory for them.
+        self.admin_ids: set[str] = set()
         self._lock = asyncio.Lock()
 
     async def load(self) -> None:
@@ -58,7 +61,7 @@ class TransparencyLog:
                       extra={"seq": row.seq, "cp_id": row.cp_id})
             return
         try:
-            self.directory.apply(row.seq, parse_entry(row.entry))
+            self._note_role(self.directory.apply(row.seq, parse_entry(row.entry)))
         except EnlaceError as exc:
             log.error("stored log entry does not verify", extra={"seq": row.seq, "cp_id": row.cp_id,
                                                                  "error": exc.message})
@@ -80,6 +83,7 @@ class TransparencyLog:
             previous = self.directory.contacts.get(cp_id)
             seq = self.tree.size
             state = self.directory.apply(seq, entry)
+            self._note_role(state)
             try:
                 await self.storage.commit_change(log_entry=_stored(seq, entry), record=_record_row(state),
                                                  **decisions)
@@ -89,6 +93,10 @@ class TransparencyLog:
             self.tree.append(entry.leaf_hash)
         log.info("log entry appended", extra={"seq": seq, "type": entry_type, "cp_id": cp_id})
         return state
+
+    def _note_role(self, state: ContactState) -> None:
+        if state.record.profile.role == "national-admin":
+            self.admin_ids.add(state.cp_id)
 
     def _restore(self, cp_id: str, previous: ContactState | None) -> None:
         if previous is None:
