@@ -28,7 +28,7 @@ EXPIRY_WARNING = 30 * 24 * 3600
 
 @dataclass(frozen=True)
 class ContactState:
-    """What the log says about one contact point now."""
+    """The state of one contact point that the log defines now."""
 
     record: DirectoryRecord
     keys: tuple[KeyCertificate, ...]
@@ -98,7 +98,7 @@ class Directory:
     def _record(self, cp_id: str, signed: SignedDocument) -> ContactState:
         record = parse_record(signed, self.root_public_key)
         if record.cp_id != cp_id:
-            raise FormatError(f"log entry for {cp_id} holds the record of {record.cp_id}", value=cp_id)
+            raise FormatError(f"log entry for {cp_id} contains the record of {record.cp_id}", value=cp_id)
 
         previous = self.contacts.get(cp_id)
         if previous is None:

@@ -106,7 +106,7 @@ def test_record_rejects_other_signer():
 
 
 def test_record_rejects_entry_of_other_contact_point():
-    with pytest.raises(FormatError, match="holds the record of"):
+    with pytest.raises(FormatError, match="contains the record of"):
         fold(("record", MX_OTHER, record()))
 
 
