@@ -145,8 +145,19 @@ def from_core(exc: EnlaceError) -> CliError:
                           _("use --force to replace it, or --home for another directory"))
     if exc.code == "weak_passphrase":
         return UsageError(_("the passphrase must have at least 8 characters"), None)
+    if exc.code == "keystore_missing":
+        return UsageError(_("no keystore at {path}").format(path=exc.value),
+                          _("run 'enlace init' first, or pass --home"))
     if isinstance(exc, KeystoreError):
-        return UsageError(_("keystore problem: {reason}").format(reason=exc.message), None)
+        return UsageError(_("the keystore cannot be used: {reason}").format(reason=exc.message),
+                          _("restore the keystore file from a backup"))
+    if exc.code == "bad_cp_id":
+        return UsageError(_("{value!r} is not a contact point id").format(value=exc.value),
+                          _("write it as <country>.<agency>.<unit> in lowercase letters, digits and hyphens, "
+                            "for example mx.anam.inteligencia"))
+    if exc.code == "unknown_country":
+        return UsageError(_("{value!r} does not start with the code of an OAS member state").format(value=exc.value),
+                          _("start the id with the member state's two-letter code, for example mx. or us."))
     if getattr(exc, "details", None):
         return from_content(exc)
     if isinstance(exc, SignatureError):

@@ -15,6 +15,7 @@ from client.trust import verified_state
 from i18n import _
 from keys.changes import make_proposal
 from keys.identity import fingerprint
+from keys.ids import check_cp_id
 from keys.records import SignedDocument, parse_registration
 
 ALERT_FIELDS = ("make", "model", "type", "calibre", "country_of_manufacture", "import_marking",
@@ -152,6 +153,8 @@ def _refuse_changed_keys(session: Session, recipients: list[str], states: list) 
 
 
 async def handle_send(args: argparse.Namespace) -> int:
+    for cp_id in args.to:
+        check_cp_id(cp_id)
     kind, content = _content(args)
     session = Session(args)
     material = session.unlock()

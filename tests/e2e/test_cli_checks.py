@@ -95,3 +95,16 @@ async def test_broker_refuses_other_secretariat_key(broker, root, tmp_path: Path
 
     with pytest.raises(RuntimeError, match="does not match the database"):
         impostor.start()
+
+
+@pytest.mark.parametrize(("recipient", "expected"), [
+    ("MX.Bad Unit", "is not a contact point id"),
+    ("zz.agency.unit", "does not start with the code of an OAS member state"),
+])
+def test_malformed_recipient_explained(contact_home: Path, recipient: str, expected: str):
+    done = enlace(contact_home, "send", "--to", recipient, "--subject", "s")
+
+    assert done.returncode == 2
+    assert expected in done.stderr
+    assert recipient in done.stderr
+    assert "Traceback" not in done.stderr
