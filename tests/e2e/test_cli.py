@@ -11,7 +11,6 @@ passphrase, a private key).
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import subprocess
@@ -26,6 +25,7 @@ import nacl.utils
 import pytest
 from babel.messages.pofile import read_po
 
+from transcript import Transcript, user_environment
 from brokerproc import BrokerProcess
 from i18n import catalog_path, is_translated
 from keys import keystore, labels
@@ -36,7 +36,6 @@ from keys.envelope import (BODY_ENCODING, CONTENT_KEY_SIZE, DEFAULT_TTL, NONCE_S
 from keys.identity import IdentityKey, fingerprint
 
 PASSPHRASE = "correct-horse-aduana-2026"
-LANGUAGE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 ENLACE_SCRIPT = Path(sys.executable).with_name("enlace")
 
 MX = "mx.anam.inteligencia"
@@ -59,32 +58,8 @@ SERIAL = "BXK-0417"
 # Running the command
 
 
-@dataclass(frozen=True)
-class Transcript:
-    argv: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def __str__(self) -> str:
-        return (f"$ enlace {' '.join(self.argv)}\n[exit {self.returncode}]\n"
-                f"--- stdout\n{self.stdout}--- stderr\n{self.stderr}")
-
-
 def cli_env(**changes: str | None) -> dict[str, str]:
-    """The environment of a user with an English locale and ENLACE_PASSPHRASE set.
-
-    A value of None removes the variable.
-    """
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("ENLACE_") and k not in LANGUAGE_VARIABLES}
-    env |= {"LANG": "C.UTF-8", "ENLACE_PASSPHRASE": PASSPHRASE}
-    for name, value in changes.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    return env
+    return user_environment(PASSPHRASE, **changes)
 
 
 def enlace(home: Path, *args: str, env: dict[str, str] | None = None) -> Transcript:

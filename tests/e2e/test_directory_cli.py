@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from transcript import Transcript, user_environment
 from brokerproc import BrokerProcess, enrol, new_material, sample_profile, signer
 
 from client import contact, secretariat
@@ -40,7 +41,6 @@ from keys.merkle import verify_inclusion
 from keys.requests import SECRETARIAT
 
 PASSPHRASE = "directory-cli-passphrase-2026"
-LANGUAGE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 ENLACE_SCRIPT = Path(sys.executable).with_name("enlace")
 OWN_ID = "gt.sat.aduanas"
 LISTED = ("br.pf.armas", "ca.rcmp.firearms", "jm.jca.enforcement", "mx.anam.inteligencia", "mx.fgr.armas",
@@ -52,22 +52,8 @@ CSV_COLUMNS = ["id", "country", "country_name", "agency_type", "agency", "unit",
 # Running the command
 
 
-@dataclass(frozen=True)
-class Transcript:
-    argv: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def __str__(self) -> str:
-        return (f"$ enlace {' '.join(self.argv)}\n[exit {self.returncode}]\n"
-                f"--- stdout\n{self.stdout}--- stderr\n{self.stderr}")
-
-
 def cli_env() -> dict[str, str]:
-    """The environment of a user with an English locale and ENLACE_PASSPHRASE set."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENLACE_") and k not in LANGUAGE_VARIABLES}
-    return env | {"LANG": "C.UTF-8", "ENLACE_PASSPHRASE": PASSPHRASE}
+    return user_environment(PASSPHRASE)
 
 
 def command(home: Path, args: tuple[str, ...]) -> list[str]:

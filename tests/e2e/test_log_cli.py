@@ -13,7 +13,6 @@ contains a traceback, a passphrase or a private key.
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import subprocess
@@ -26,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from keys import keystore
+from transcript import Transcript, user_environment
 from keys.encoding import b64encode
 from keys.identity import fingerprint
 
@@ -47,23 +47,8 @@ PROFILES = {
 NEW_UNIT = "Unidad Especializada en Tráfico de Armas"
 
 
-@dataclass(frozen=True)
-class Transcript:
-    argv: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def __str__(self) -> str:
-        return (f"$ {' '.join(self.argv)}\n[exit {self.returncode}]\n"
-                f"--- stdout\n{self.stdout}--- stderr\n{self.stderr}")
-
-
 def command_env() -> dict[str, str]:
-    """An English locale, ENLACE_PASSPHRASE and ENLACE_LOG_KEY_PASSPHRASE, and no other ENLACE_ variable."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("ENLACE_") and k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")}
-    return env | {"LANG": "C.UTF-8", "ENLACE_PASSPHRASE": PASSPHRASE, "ENLACE_LOG_KEY_PASSPHRASE": LOG_KEY_PASSPHRASE}
+    return user_environment(PASSPHRASE, ENLACE_LOG_KEY_PASSPHRASE=LOG_KEY_PASSPHRASE)
 
 
 def run(program: str, *args: str) -> Transcript:
@@ -71,7 +56,7 @@ def run(program: str, *args: str) -> Transcript:
     argv = [str(BIN / program), *args]
     result = subprocess.run(argv, env=command_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True,
                             timeout=120, check=False)
-    return Transcript([program, *args], result.returncode, result.stdout, result.stderr)
+    return Transcript([program, *args], result.returncode, result.stdout, result.stderr, program="")
 
 
 def free_port() -> int:
@@ -118,7 +103,8 @@ class Flow:
             time.sleep(0.02)
         running = self.broker.poll() is None
         transcript = Transcript(["enlace-broker", *argv], 0 if running else self.broker.returncode,
-                                stdout_path.read_text(encoding="utf-8"), self.broker_log.read_text(encoding="utf-8"))
+                                stdout_path.read_text(encoding="utf-8"), self.broker_log.read_text(encoding="utf-8"),
+                                program="")
         self.steps["broker serve"] = transcript
         return transcript
 
