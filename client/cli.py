@@ -184,6 +184,7 @@ def _national_commands(commands_: argparse._SubParsersAction) -> None:
     national = commands_.add_parser("national", help=_("national administration of your state's contact points"))
     sub = national.add_subparsers(dest="national_command", metavar=_("COMMAND"), required=True)
     _json_flag(sub.add_parser("pending", help=_("list your state's registration requests")))
+    _json_flag(sub.add_parser("proposals", help=_("list your proposals with the Secretariat's decisions and reasons")))
     propose = sub.add_parser("propose", help=_("propose a pending request to the Secretariat"))
     propose.add_argument("cp_id", metavar=_("ID"))
     propose.add_argument("--yes", action="store_true",
@@ -223,8 +224,11 @@ def _early_language(argv: list[str] | None) -> None:
     early = argparse.ArgumentParser(add_help=False)
     early.add_argument("--lang")
     known, _rest = early.parse_known_args(argv)
-    set_language(known.lang)
+    chosen = set_language(known.lang)
     install_argparse()
+    if known.lang and not known.lang.lower().startswith(chosen):
+        print(_("enlace: warning: language {value!r} is not available; messages are in {chosen}").format(
+            value=known.lang, chosen=chosen), file=sys.stderr)
 
 
 def _report(error: CliError) -> int:

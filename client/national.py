@@ -48,6 +48,11 @@ async def propose_request(api: BrokerClient, material: KeyMaterial, registration
     return action
 
 
+async def proposals(api: BrokerClient) -> list[dict]:
+    """Every proposal about this administrator's state, with its status and the Secretariat's reason."""
+    return (await api.call("GET", "/v1/proposals?status=all"))["proposals"]
+
+
 async def propose_update(api: BrokerClient, material: KeyMaterial, cp_id: str, changes: dict) -> int:
     """Propose new profile fields for ``cp_id``; return the proposal id."""
     if not changes:

@@ -59,6 +59,23 @@ async def handle_national_propose(args: argparse.Namespace) -> int:
     return 0
 
 
+async def handle_national_proposals(args: argparse.Namespace) -> int:
+    session = national_session(args)
+    async with session.client() as api:
+        rows = await national.proposals(api)
+    if args.json:
+        print_json([{k: r[k] for k in ("proposal_id", "id", "action", "proposer", "status", "reason", "created_at")}
+                    for r in rows])
+    elif not rows:
+        print(_("No proposals about your state yet."))
+    else:
+        statuses = {"pending": _("pending"), "approved": _("approved"), "rejected": _("rejected")}
+        print(render.table([_("NUMBER"), _("ID"), _("ACTION"), _("STATUS"), _("REASON")],
+                           [[str(r["proposal_id"]), r["id"], r["action"], statuses.get(r["status"], r["status"]),
+                             r["reason"] or ""] for r in rows]))
+    return 0
+
+
 async def handle_national_update(args: argparse.Namespace) -> int:
     changes = {name: getattr(args, name) for name in PROFILE_OPTIONS if getattr(args, name) is not None}
     if args.language:

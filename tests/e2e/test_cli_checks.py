@@ -108,3 +108,11 @@ def test_malformed_recipient_explained(contact_home: Path, recipient: str, expec
     assert expected in done.stderr
     assert recipient in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_unavailable_language_warned(contact_home: Path):
+    done = enlace(contact_home, "--lang", "fr", "whoami")
+
+    assert done.returncode == 0, done.stderr
+    assert "language 'fr' is not available" in done.stderr
+    assert MX in done.stdout

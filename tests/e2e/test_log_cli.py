@@ -161,6 +161,7 @@ def walk(flow: Flow) -> None:
     flow.enlace("admin pending update", "admin", "admin", "pending")
     flow.enlace("admin approve update", "admin", "admin", "approve", LOCAL)
     flow.enlace("directory show updated", READER, "directory", "show", LOCAL)
+    flow.enlace("national proposals", MX_ADMIN, "national", "proposals")
 
     flow.enlace("national revoke", MX_ADMIN, "national", "revoke", LOCAL, "--reason", "left-post")
     flow.enlace("send to revoked", READER, "send", "--to", LOCAL, "--subject", "Consulta de trazabilidad")
@@ -251,6 +252,9 @@ STEPS = [
     ("admin approve update", 0, [(rf"^Approved the update of {LOCAL} proposed by {MX_ADMIN}; the new record is "
                                   r"published\.$")], []),
     ("directory show updated", 0, [rf"^Unit:\s+{NEW_UNIT}$", r"^\s+{first_key}\s", r"^\s+{new_key}\s"], []),
+    ("national proposals", 0, [r"^NUMBER\s+ID\s+ACTION\s+STATUS\s+REASON$",
+                               rf"^\d+\s+{LOCAL}\s+register\s+approved\s*$", rf"^\d+\s+{LOCAL}\s+update\s+approved\s*$"],
+     []),
     ("national revoke", 0, [rf"^Revoked the identity key of {LOCAL} \(left-post\)\.$"], []),
     ("send to revoked", 2, [], [rf"^enlace: error: {LOCAL} was revoked \(left-post\); do not send to it$"]),
     ("admin revoke", 0, [rf"^Revoked the identity key of {READER} \(administrative\)\.$"], []),
