@@ -29,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "suppo
 from brokerproc import LOG_KEY_PASSPHRASE, BrokerProcess, new_material  # noqa: E402
 from broker.services.log import TransparencyLog  # noqa: E402
 from broker.storage import SQLiteStorage  # noqa: E402
-from client.api import BrokerClient, Signer  # noqa: E402
+from client.api import ApiFailure, BrokerClient, Signer  # noqa: E402
 from client.contact import registration_request  # noqa: E402
 from client.transparency import TrustContext, contact_state  # noqa: E402
 from keys import keystore  # noqa: E402
@@ -54,7 +55,7 @@ CONCURRENCY_LEVELS = (1, 16)
 ENROLMENT_CONCURRENCY = 16
 # Appends timed at the start and at the end of the direct fill, to show whether the rate drops.
 APPEND_WINDOW = 1000
-# Directory answers fetched for timing the verification without HTTP, and passes over them.
+# Directory responses fetched for timing the verification without HTTP, and passes over them.
 VERIFICATION_SAMPLES = 2000
 VERIFICATION_PASSES = 3
 # Operations per phase when --seconds does not end it first.
@@ -165,31 +166,57 @@ def percentiles(latencies: list[float]) -> str:
 # ---------------------------------------------------------------------------
 
 
+@dataclass
+class HttpEnrolment:
+    """The outcome of one HTTP enrolment phase."""
+
+    approved: set[str]
+    failures: Counter[str]
+    seconds: float
+
+    def describe_failures(self) -> str:
+        """Return the failed requests by broker error code, or "" when none failed."""
+        if not self.failures:
+            return ""
+        counts = ", ".join(f"{count} {code}" for code, count in sorted(self.failures.items()))
+        return f"failed requests: {counts}"
+
+
 async def enrol_over_http(url: str, root: IdentityKey, enrolments: list[Enrolment], seconds: float,
-                          meter: CpuMeter) -> tuple[int, float]:
+                          meter: CpuMeter) -> HttpEnrolment:
     """Register and approve contact points in order, 16 at a time, for at most ``seconds``.
 
-    Returns how many were approved, always a prefix of ``enrolments``, and the time taken.
+    A request that the broker rejects is counted under its error code and leaves that
+    contact point out, so the phase goes on and the failure shows in the output.
     """
     pending = iter(enrolments)
-    approved = 0
+    approved: set[str] = set()
+    failures: Counter[str] = Counter()
 
     async def worker() -> None:
-        nonlocal approved
         async with BrokerClient(url) as applicant, BrokerClient(url, Signer(SECRETARIAT, root)) as secretariat:
             while time.perf_counter() < deadline:
                 enrolment = next(pending, None)
                 if enrolment is None:
                     return
-                await applicant.register(enrolment.request)
-                await secretariat.approve(enrolment.cp_id, enrolment.record)
-                approved += 1
+                try:
+                    await applicant.register(enrolment.request)
+                    await secretariat.approve(enrolment.cp_id, enrolment.record)
+                except ApiFailure as exc:
+                    failures[exc.code] += 1
+                    continue
+                approved.add(enrolment.cp_id)
 
     meter.start()
     started = time.perf_counter()
     deadline = started + seconds
     await asyncio.gather(*(worker() for _ in range(ENROLMENT_CONCURRENCY)))
-    return approved, time.perf_counter() - started
+    return HttpEnrolment(approved, failures, time.perf_counter() - started)
+
+
+def print_enrolment(name: str, result: HttpEnrolment, meter: CpuMeter) -> None:
+    details = ", ".join(part for part in (meter.report(), result.describe_failures()) if part)
+    print_rate(name, len(result.approved), result.seconds, "appends", details)
 
 
 async def append_directly(broker: BrokerProcess, root: IdentityKey, enrolments: list[Enrolment],
@@ -226,12 +253,13 @@ async def populate(broker: BrokerProcess, root: IdentityKey, enrolments: list[En
     Returns the HTTP enrolment rate, in contact points per second.
     """
     meter = CpuMeter(broker.process.pid)
-    approved, elapsed = await enrol_over_http(broker.url, root, enrolments, seconds, meter)
-    print_rate(f"populate over HTTP, log 0 to {approved:,}", approved, elapsed, "appends", meter.report())
-    rest = enrolments[approved:]
+    result = await enrol_over_http(broker.url, root, enrolments, seconds, meter)
+    approved = len(result.approved)
+    print_enrolment(f"populate over HTTP (register + approve), log 0 to {approved:,}", result, meter)
+    rest = [enrolment for enrolment in enrolments if enrolment.cp_id not in result.approved]
     if not rest:
         print("populate method: HTTP only", flush=True)
-        return approved / elapsed
+        return approved / result.seconds
 
     print(f"populate method: HTTP for {approved:,}, then TransparencyLog.append for {len(rest):,}", flush=True)
     broker.stop()
@@ -249,7 +277,7 @@ async def populate(broker: BrokerProcess, root: IdentityKey, enrolments: list[En
     broker.start()
     print(f"{'broker start, reloading the log':<{NAME_WIDTH}} {time.perf_counter() - started:>9.2f} s  "
           f"({len(enrolments):,} entries)", flush=True)
-    return approved / elapsed
+    return approved / result.seconds
 
 
 # ---------------------------------------------------------------------------
@@ -259,7 +287,10 @@ async def populate(broker: BrokerProcess, root: IdentityKey, enrolments: list[En
 
 async def run_clients(url: str, clients: int, seconds: float, meter: CpuMeter,
                       operation: Callable[[BrokerClient], Awaitable[object]]) -> tuple[list[float], float]:
-    """Call ``operation`` in a loop on ``clients`` sessions for ``seconds``; return latencies and elapsed time."""
+    """Call ``operation`` in a loop on ``clients`` sessions for ``seconds``.
+
+    Returns the latency of each call and the elapsed time.
+    """
     latencies: list[float] = []
     start = asyncio.Event()
     deadline = 0.0
@@ -311,19 +342,21 @@ class CountingClient(BrokerClient):
         return await super().call(*args, **kwargs)
 
 
-async def measure_client_check(url: str, trust_keys: tuple[bytes, bytes], ids: list[str], seconds: float,
-                               rng: random.Random) -> None:
+async def measure_client_check(broker: BrokerProcess, trust_keys: tuple[bytes, bytes], ids: list[str],
+                               seconds: float, rng: random.Random) -> None:
     """Time contact_state end to end, once keeping the accepted tree head and once starting fresh each time.
 
     A kept head is what a running client has. A fresh TrustContext has no head yet,
     so contact_state skips the consistency check.
     """
     for label, keep_head in (("kept tree head", True), ("new TrustContext each", False)):
-        async with CountingClient(url) as api:
+        async with CountingClient(broker.url) as api:
             trust = TrustContext(*trust_keys)
             await contact_state(api, trust, ids[0])
             api.requests = 0
             durations = []
+            meter = CpuMeter(broker.process.pid)
+            meter.start()
             deadline = time.perf_counter() + seconds
             while time.perf_counter() < deadline and len(durations) < MAX_OPERATIONS:
                 if not keep_head:
@@ -333,25 +366,25 @@ async def measure_client_check(url: str, trust_keys: tuple[bytes, bytes], ids: l
                 durations.append(time.perf_counter() - started)
         print_micros(f"client: contact_state end to end, {label}", statistics.mean(durations), "lookup",
                      f"{len(durations):,} lookups, {api.requests / len(durations):.1f} HTTP requests each, "
-                     f"{percentiles(durations)}")
+                     f"{percentiles(durations)}, {meter.report()}")
 
 
 def _proof(hashes: list[str]) -> list[bytes]:
     return [b64decode(h, field="proof hash", size=32) for h in hashes]
 
 
-def _verify_answer(answer: dict, root_public_key: bytes, log_public_key: bytes) -> None:
-    """Run the checks of contact_state on one GET /v1/directory/{id} answer, without HTTP."""
-    head = parse_head(answer["head"], log_public_key)
+def _verify_response(response: dict, root_public_key: bytes, log_public_key: bytes) -> None:
+    """Run the checks of contact_state on one GET /v1/directory/{id} response, without HTTP."""
+    head = parse_head(response["head"], log_public_key)
     directory = Directory(root_public_key)
-    for item in sorted(answer["entries"], key=lambda i: i["index"]):
+    for item in sorted(response["entries"], key=lambda i: i["index"]):
         entry = parse_entry(b64decode(item["entry"], field="entry"))
         verify_inclusion(entry.leaf_hash, item["index"], head.tree_size, _proof(item["proof"]), head.root_hash)
         directory.apply(item["index"], entry)
 
 
-def _verify_inclusions(answer: dict, head: TreeHead) -> None:
-    for item in answer["entries"]:
+def _verify_inclusions(response: dict, head: TreeHead) -> None:
+    for item in response["entries"]:
         entry = parse_entry(b64decode(item["entry"], field="entry"))
         verify_inclusion(entry.leaf_hash, item["index"], head.tree_size, _proof(item["proof"]), head.root_hash)
 
@@ -362,30 +395,33 @@ def _fold(root_public_key: bytes, entries: list[tuple[int, LogEntry]]) -> None:
         directory.apply(index, entry)
 
 
-def measure_verification(answers: list[dict], root_public_key: bytes, log_public_key: bytes) -> None:
-    """Time contact_state's checks on already-fetched answers, whole and step by step, in us per lookup."""
-    heads = [parse_head(answer["head"], log_public_key) for answer in answers]
-    entries = [[(item["index"], parse_entry(b64decode(item["entry"], field="entry"))) for item in answer["entries"]]
-               for answer in answers]
+def measure_verification(responses: list[dict], root_public_key: bytes, log_public_key: bytes) -> None:
+    """Time contact_state's checks on already-fetched responses, whole and step by step, in us per lookup."""
+    heads = [parse_head(response["head"], log_public_key) for response in responses]
+    entries = [[(item["index"], parse_entry(b64decode(item["entry"], field="entry")))
+                for item in response["entries"]] for response in responses]
     steps = (
         ("all: parse_head, inclusion, Directory.apply",
-         _verify_answer, [(a, root_public_key, log_public_key) for a in answers]),
-        ("parse_head (tree head signature)", parse_head, [(a["head"], log_public_key) for a in answers]),
-        ("parse_entry and verify_inclusion", _verify_inclusions, list(zip(answers, heads))),
+         _verify_response, [(response, root_public_key, log_public_key) for response in responses]),
+        ("parse_head (tree head signature)",
+         parse_head, [(response["head"], log_public_key) for response in responses]),
+        ("parse_entry and verify_inclusion", _verify_inclusions, list(zip(responses, heads))),
         ("Directory.apply (record and key signatures)", _fold, [(root_public_key, e) for e in entries]),
     )
     for name, step, calls in steps:
         passes = []
+        meter = CpuMeter(None)
+        meter.start()
         for _ in range(VERIFICATION_PASSES):
             started = time.perf_counter()
             for arguments in calls:
                 step(*arguments)
             passes.append((time.perf_counter() - started) / len(calls))
         print_micros(f"client: without HTTP, {name}", statistics.median(passes), "lookup",
-                     f"median of {VERIFICATION_PASSES} passes over {len(calls):,} answers")
+                     f"median of {VERIFICATION_PASSES} passes over {len(calls):,} responses, {meter.report()}")
 
 
-async def fetch_answers(url: str, ids: list[str], rng: random.Random) -> list[dict]:
+async def fetch_responses(url: str, ids: list[str], rng: random.Random) -> list[dict]:
     async with BrokerClient(url) as api:
         return [await api.directory_entry(rng.choice(ids)) for _ in range(min(VERIFICATION_SAMPLES, len(ids)))]
 
@@ -414,16 +450,16 @@ async def main_async(contact_points: int, seconds: float, seed: int) -> None:
             trust_keys = (root.public_key, broker.log_public_key)
 
             await measure_reads(broker, ids, contact_points, seconds, rng)
-            await measure_client_check(broker.url, trust_keys, ids, seconds, rng)
-            measure_verification(await fetch_answers(broker.url, ids, rng), *trust_keys)
+            await measure_client_check(broker, trust_keys, ids, seconds, rng)
+            measure_verification(await fetch_responses(broker.url, ids, rng), *trust_keys)
 
             # Last, because it grows the directory beyond --contact-points. Twice the
             # enrolments that the first HTTP phase managed, so that the clock ends this one.
             extra = build_enrolments(root, contact_points, int(2 * http_rate * seconds) + ENROLMENT_CONCURRENCY)
             meter = CpuMeter(broker.process.pid)
-            approved, elapsed = await enrol_over_http(broker.url, root, extra, seconds, meter)
-            print_rate(f"HTTP enrolment, log {contact_points:,} to {contact_points + approved:,}",
-                       approved, elapsed, "appends", meter.report())
+            result = await enrol_over_http(broker.url, root, extra, seconds, meter)
+            print_enrolment(f"HTTP (register + approve), log {contact_points:,} to "
+                            f"{contact_points + len(result.approved):,}", result, meter)
         finally:
             broker.stop()
 
@@ -433,7 +469,7 @@ def main() -> None:
     parser.add_argument("--contact-points", type=int, default=10_000,
                         help="contact points in the directory, one log entry each (default: 10000)")
     parser.add_argument("--seconds", type=float, default=10.0,
-                        help="maximum duration of each timed phase, in seconds; the direct fill of the log "
+                        help="maximum duration of each timed phase, in seconds. The direct fill of the log "
                              "is bounded by --contact-points instead (default: 10)")
     parser.add_argument("--seed", type=int, default=1, help="seed for the random ids and indexes (default: 1)")
     args = parser.parse_args()
