@@ -17,11 +17,11 @@ from aiohttp import web
 from broker import handlers
 from broker.auth import ReplayGuard, check_signature, read_auth_headers
 from broker.config import Settings
-from broker.errors import ApiError, BadRequest, Forbidden, TooLarge, Unauthenticated
+from broker.errors import ApiError, BadRequest, Forbidden, TooLarge, Unauthenticated, Unavailable
 from broker.services.delivery import DeliveryService
 from broker.services.directory import DirectoryService
 from broker.services.log import TransparencyLog
-from broker.storage import Storage
+from broker.storage import Storage, StorageError
 from keys.encoding import b64decode
 from keys.errors import EnlaceError
 from keys.identity import key_id
@@ -74,6 +74,11 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         code = _AIOHTTP_CODES.get(exc.status, "http_error")
         response = _error_response(ApiError(code, _http_message(exc, request), value=request.path), request_id)
         response.set_status(exc.status)
+    except StorageError as exc:
+        log.error("storage failed", extra={"request_id": request_id, "path": request.path, "error": str(exc)})
+        response = _error_response(Unavailable("storage_error", "the broker could not use its database; the "
+                                               "operator can find the cause in its log under this request id"),
+                                   request_id)
     except Exception:
         log.exception("unexpected error", extra={"request_id": request_id, "path": request.path})
         response = _error_response(ApiError("internal", "internal error; the broker logged it "

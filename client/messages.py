@@ -50,6 +50,8 @@ def _broker_messages() -> dict[str, tuple[str, str | None]]:
                           _("if the broker uses its own certificate authority, run 'enlace init' with --ca-file")),
         "tls_failed": (_("the TLS connection to {value} failed"),
                        _("check that the URL starts with https:// only if the broker uses TLS")),
+        "storage_error": (_("the broker could not use its database"),
+                          _("tell the broker operator and give the request id shown; it leads to the cause in the broker's log")),
         "timed_out": (_("the broker at {value} did not answer in time"), _("try again later")),
         "bad_answer": (_("the server did not answer as an Enlace broker (HTTP {value})"),
                        _("check the 'broker' URL in config.toml")),

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+
+import pytest
+
 from brokerproc import enrol, signer
 from client import contact
-from client.api import BrokerClient
+from client.api import ApiFailure, BrokerClient
 from client.transparency import TrustContext
 from client.trust import open_received
 
@@ -61,3 +66,29 @@ async def test_stored_envelope_survives_restart(broker, root):
     broker.start()
     async with BrokerClient(broker.url, signer(reader)) as api:
         assert [i["id"] for i in await api.mailbox()] == [receipt["id"]]
+
+
+async def test_damaged_row_gives_503_then_recovers(broker, root):
+    sender = await enrol(broker.url, root, "mx.anam.inteligencia")
+    reader = await enrol(broker.url, root, "us.atf.tracing")
+    trust = TrustContext(root.public_key, broker.log_public_key)
+    async with BrokerClient(broker.url, signer(sender)) as api:
+        damaged = await contact.send(api, trust, sender, ["us.atf.tracing"], kind="message", priority="normal",
+                                     content={"subject": "damaged"})
+    with closing(sqlite3.connect(broker.db)) as conn:
+        conn.execute("UPDATE envelopes SET sender = CAST(X'ff' AS TEXT) WHERE msg_id = ?", (damaged["id"],))
+        conn.commit()
+
+    async with BrokerClient(broker.url, signer(reader)) as api:
+        with pytest.raises(ApiFailure) as failure:
+            await api.mailbox()
+        with closing(sqlite3.connect(broker.db)) as conn:
+            conn.execute("DELETE FROM mailbox WHERE msg_id = ?", (damaged["id"],))
+            conn.commit()
+        async with BrokerClient(broker.url, signer(sender)) as sending:
+            later = await contact.send(sending, trust, sender, ["us.atf.tracing"], kind="message",
+                                       priority="normal", content={"subject": "later"})
+        items = await api.mailbox()
+
+    assert (failure.value.status, failure.value.code) == (503, "storage_error")
+    assert [i["id"] for i in items] == [later["id"]]
