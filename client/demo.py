@@ -208,7 +208,7 @@ class Demo:
         print(_("      {subject} | TLP:{tlp} | {item}, {make} {model}, serial {serial} (obliterated), "
                 "{quantity} seized at {place}").format(
             subject=opened.inner["content"]["subject"], tlp=opened.inner["content"]["tlp"],
-            item=alert["item_kind"], make=alert["make"], model=alert["model"],
+            item=render.alert_value(alert["item_kind"]), make=alert["make"], model=alert["model"],
             serial=alert["serial_number"], quantity=alert["quantity"], place=alert["seizure_place"]))
         print(_("      then acknowledged it; its mailbox is empty."))
 

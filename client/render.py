@@ -120,6 +120,11 @@ _ALERT_VALUES = {
 }
 
 
+def alert_value(value: str) -> str:
+    """The translated name of an item kind or status, or ``value`` itself."""
+    return _ALERT_VALUES.get(value, lambda: value)()
+
+
 def _alert_lines(alert: dict) -> list[str]:
     lines = [_("Alert:")]
     for field, label in _ALERT_LABELS.items():
@@ -127,7 +132,7 @@ def _alert_lines(alert: dict) -> list[str]:
             value = alert[field]
             if isinstance(value, bool):
                 value = _("yes") if value else _("no")
-            value = _ALERT_VALUES.get(value, lambda v=value: v)() if isinstance(value, str) else value
+            value = alert_value(value) if isinstance(value, str) else value
             lines.append(f"  {label()}: {value}")
     return lines
 
