@@ -81,11 +81,19 @@ async def recipient_keys(api: BrokerClient, trust: TrustContext, cp_ids: list[st
 
 async def send(api: BrokerClient, trust: TrustContext, material: keystore.KeyMaterial,
                recipients: list[str], *, kind: str, priority: str, content: dict) -> dict:
-    """Validate, seal, sign and submit one message; return the broker's receipt."""
+    """Validate, seal, sign and submit one message; return the broker's receipt.
+
+    A message or alert carries, sealed, the sender's last accepted tree head, so the
+    recipient can check that both see the same directory log.
+    """
     if len(set(recipients)) != len(recipients):
         raise UsageError(_("a recipient is named more than once"))
-    sealable = to_sealable(kind, content)
+    to_sealable(kind, content)  # invalid content fails here, before the broker is contacted
     keys = await recipient_keys(api, trust, recipients)
+    head = trust.stored_head()
+    if head is not None and kind in ("message", "alert"):
+        content = content | {"log_head": head.to_wire()}
+    sealable = to_sealable(kind, content)
     envelope = seal(material.identity, material.owner, keys, kind=kind, priority=priority,
                     content=sealable)
     return await api.submit(envelope.to_wire())

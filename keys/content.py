@@ -57,10 +57,20 @@ class FirearmsAlert(_Strict):
         return value
 
 
+class TreeHeadWire(_Strict):
+    """The sender's last accepted tree head, as keys.log.TreeHead.to_wire() writes it."""
+
+    head: Annotated[str, Field(max_length=2000)]
+    signature: Annotated[str, Field(max_length=200)]
+
+
 class MessageContent(_Strict):
     subject: Annotated[str, Field(min_length=1, max_length=300)]
     text: Annotated[str, Field(max_length=100_000)] = ""
     tlp: TLP = "AMBER"
+    # Carried sealed so the recipient can compare the sender's view of the directory
+    # log with its own: a broker showing them two different logs is caught.
+    log_head: TreeHeadWire | None = None
 
 
 class AlertContent(MessageContent):

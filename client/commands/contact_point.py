@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from client import contact, render
+from client import audit, contact, render
 from client import home as local
 from client.commands.session import Session, ca_file, confirm_request, print_json, refuse_other_role
 from client import verified
@@ -184,16 +184,36 @@ async def handle_inbox(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _compare_sender_head(api, trust, opened) -> TrustError | None:
+    """Compare the tree head the sender sealed into the message with this client's view.
+
+    Returns the split-view error to raise after the message, or None when the views agree.
+    """
+    sealed = opened.inner["content"].get("log_head")
+    if sealed is None:
+        return None
+    try:
+        await audit.compare_heads(api, trust, sealed)
+    except TrustError as exc:
+        return TrustError(_("the sender of this message saw a different directory log: {reason}").format(
+            reason=exc.message), hint=exc.hint)
+    return None
+
+
 async def handle_read(args: argparse.Namespace) -> int:
     session = Session(args)
     material = session.unlock()
     async with session.client() as api:
-        opened = await contact.read(api, session.home, await session.trust(api), material, args.msg_id)
+        trust = await session.trust(api)
+        opened = await contact.read(api, session.home, trust, material, args.msg_id)
+        split_view = await _compare_sender_head(api, trust, opened)
     if args.json:
         print_json({"header": opened.header.raw, "body": opened.inner, "verified": True,
-                     "trusted": opened.trusted, "sender_fingerprint": opened.sender_fingerprint})
+                     "trusted": opened.trusted and split_view is None, "sender_fingerprint": opened.sender_fingerprint})
     else:
         print(render.message_detail(opened))
+    if split_view is not None:
+        raise split_view
     return 0
 
 

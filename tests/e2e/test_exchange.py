@@ -7,11 +7,17 @@ from contextlib import closing
 
 import pytest
 
-from brokerproc import enrol, signer
+from brokerproc import LOG_KEY_PASSPHRASE, enrol, signer
 from client import contact
 from client.api import ApiFailure, BrokerClient
+from client.audit import compare_heads
+from client.errors import TrustError
 from client.transparency import TrustContext
 from client.trust import open_received
+from keys import keystore
+from keys.content import to_sealable
+from keys.envelope import seal
+from keys.log import sign_head
 
 ALERT = {"subject": "Serial obliterated", "tlp": "AMBER+STRICT",
          "alert": {"item_kind": "firearm", "status": "seized", "serial_number": "X1",
@@ -92,3 +98,42 @@ async def test_damaged_row_gives_503_then_recovers(broker, root):
 
     assert (failure.value.status, failure.value.code) == (503, "storage_error")
     assert [i["id"] for i in items] == [later["id"]]
+
+
+async def test_sealed_tree_head_detects_split_view(broker, root):
+    sender = await enrol(broker.url, root, "mx.anam.inteligencia")
+    reader = await enrol(broker.url, root, "us.atf.tracing")
+    sender_trust = TrustContext(root.public_key, broker.log_public_key)
+    async with BrokerClient(broker.url, signer(sender)) as api:
+        keys = await contact.recipient_keys(api, sender_trust, ["us.atf.tracing"])
+        head = sender_trust.stored_head()
+        # The sender's view came from a broker that showed it another log: a head of the
+        # same size with another root, signed by the same log key.
+        log_key = keystore.load(broker.log_key_path, LOG_KEY_PASSPHRASE).identity
+        forked = sign_head(log_key, head.tree_size, bytes(32), head.timestamp)
+        envelope = seal(sender.identity, sender.owner, keys, kind="message", priority="normal",
+                        content=to_sealable("message", {"subject": "other view", "log_head": forked.to_wire()}))
+        await api.submit(envelope.to_wire())
+
+    reader_trust = TrustContext(root.public_key, broker.log_public_key)
+    async with BrokerClient(broker.url, signer(reader)) as api:
+        (item,) = await api.mailbox()
+        opened = await open_received(api, reader_trust, reader, item["envelope"])
+        with pytest.raises(TrustError, match="SPLIT VIEW"):
+            await compare_heads(api, reader_trust, opened.inner["content"]["log_head"])
+
+
+async def test_sent_message_carries_sender_head(broker, root):
+    sender = await enrol(broker.url, root, "mx.anam.inteligencia")
+    reader = await enrol(broker.url, root, "us.atf.tracing")
+    async with BrokerClient(broker.url, signer(sender)) as api:
+        await contact.send(api, TrustContext(root.public_key, broker.log_public_key), sender, ["us.atf.tracing"],
+                           kind="message", priority="normal", content={"subject": "same view"})
+
+    reader_trust = TrustContext(root.public_key, broker.log_public_key)
+    async with BrokerClient(broker.url, signer(reader)) as api:
+        (item,) = await api.mailbox()
+        opened = await open_received(api, reader_trust, reader, item["envelope"])
+        compared = await compare_heads(api, reader_trust, opened.inner["content"]["log_head"])
+
+    assert compared.tree_size == 2
