@@ -96,9 +96,17 @@ def record_detail(state: ContactState) -> str:
     return "\n".join(lines)
 
 
-def inbox_table(items: list[dict]) -> str:
-    rows = [[item["id"], item["sender"], kind_label(item["kind"]), when(item["received_at"])] for item in items]
-    return table([_("ID"), _("FROM"), _("KIND"), _("RECEIVED")], rows)
+def inbox_table(items: list[dict], summaries: list[dict]) -> str:
+    rows = []
+    for item, summary in zip(items, summaries):
+        if summary["subject"] is None:
+            subject = _("DOES NOT VERIFY: see 'enlace read {msg_id}'").format(msg_id=item["id"])
+        else:
+            subject = f"[TLP:{summary['tlp']}] {summary['subject']}" if summary["tlp"] else summary["subject"]
+            if not summary["verified"]:
+                subject = _("UNTRUSTED: {subject}").format(subject=subject)
+        rows.append([item["id"], item["sender"], kind_label(item["kind"]), when(item["received_at"]), subject])
+    return table([_("ID"), _("FROM"), _("KIND"), _("RECEIVED"), _("SUBJECT")], rows)
 
 
 _ALERT_LABELS = {

@@ -11,7 +11,7 @@ from client import home as local
 from client.commands.session import Session, ca_file, confirm_request, print_json, refuse_other_role
 from client import verified
 from client.errors import TrustError, UsageError
-from client.trust import verified_state
+from client.trust import open_received, verified_state
 from i18n import _
 from keys.changes import make_proposal
 from keys.identity import fingerprint
@@ -172,16 +172,28 @@ async def handle_send(args: argparse.Namespace) -> int:
 
 async def handle_inbox(args: argparse.Namespace) -> int:
     session = Session(args)
-    session.unlock()
+    material = session.unlock()
     async with session.client() as api:
         items = await contact.fetch_inbox(api, session.home)
+        trust = await session.trust(api)
+        summaries = [await _summary(api, trust, material, item) for item in items]
     if args.json:
-        print_json([{k: v for k, v in i.items() if k != "envelope"} for i in items])
+        print_json([{k: v for k, v in i.items() if k != "envelope"} | s for i, s in zip(items, summaries)])
     elif not items:
         print(_("No messages waiting."))
     else:
-        print(render.inbox_table(items))
+        print(render.inbox_table(items, summaries))
     return 0
+
+
+async def _summary(api, trust, material, item: dict) -> dict:
+    """Subject and handling code of a waiting message, opened and verified here; plaintext stays in memory."""
+    try:
+        opened = await open_received(api, trust, material, item["envelope"])
+    except TrustError:
+        return {"subject": None, "tlp": None, "verified": False}
+    content = opened.inner["content"]
+    return {"subject": content.get("subject"), "tlp": content.get("tlp"), "verified": opened.trusted}
 
 
 async def _compare_sender_head(api, trust, opened) -> TrustError | None:

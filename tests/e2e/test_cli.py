@@ -227,7 +227,8 @@ FLOW = [
                         r"^Verified against the pinned Secretariat key and the broker's log "], []),
     ("send", [rf"^Sent alert {{msg_id}} to {US}; the broker stored it at \d\d\d\d-\d\d-\d\d \d\d:\d\d UTC\.$"],
      [SUBJECT]),
-    ("inbox", [r"^ID\s+FROM\s+KIND\s+RECEIVED$", rf"^{{msg_id}}\s+{MX}\s+alert\s+"], [SUBJECT]),
+    ("inbox", [r"^ID\s+FROM\s+KIND\s+RECEIVED\s+SUBJECT$",
+               rf"^{{msg_id}}\s+{MX}\s+alert\s+.*\[TLP:RED\] {SUBJECT}$"], [r"DOES NOT VERIFY", r"UNTRUSTED"]),
     ("read", [r"^Message {msg_id} \(alert, priority normal\)$", rf"^From:\s+{MX}, {PROFILES[MX][0]}, ",
               r"^Signature:\s+valid, made by the identity key with fingerprint {fpr_mx}$",
               r"^Directory:\s+the sender's record verified against the pinned Secretariat key and the log$",
@@ -292,6 +293,7 @@ def test_inbox_json(world):
     items = json.loads(transcript.stdout)
 
     assert [(i["id"], i["sender"], i["kind"]) for i in items] == [(world.values["msg_id"], MX, "alert")]
+    assert [(i["subject"], i["tlp"], i["verified"]) for i in items] == [(SUBJECT, "RED", True)]
     assert all("envelope" not in item for item in items), "inbox --json prints the encrypted envelope"
     assert_clean(world, transcript)
 
