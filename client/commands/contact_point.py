@@ -113,8 +113,12 @@ def _content(args: argparse.Namespace) -> tuple[str, dict]:
     if args.text_file:
         try:
             text = Path(args.text_file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(_("cannot read {path}: {error}").format(path=args.text_file, error=exc)) from None
+        except UnicodeDecodeError:
+            raise UsageError(_("{path} is not UTF-8 text").format(path=args.text_file),
+                             hint=_("save the file as UTF-8 (plain text) and run the command again")) from None
+        except OSError as exc:
+            raise UsageError(_("cannot read {path}: {error}").format(path=args.text_file, error=exc.strerror),
+                             hint=_("check the file name")) from None
     content = {"subject": args.subject, "text": text, "tlp": args.tlp}
 
     alert_options = [f for f in (*ALERT_FIELDS, "serial", "quantity") if getattr(args, f) is not None]

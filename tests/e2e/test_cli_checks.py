@@ -116,3 +116,14 @@ def test_unavailable_language_warned(contact_home: Path):
     assert done.returncode == 0, done.stderr
     assert "language 'fr' is not available" in done.stderr
     assert MX in done.stdout
+
+
+def test_text_file_not_utf8_explained(contact_home: Path, tmp_path: Path):
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("Incautación".encode("latin-1"))
+
+    done = enlace(contact_home, "send", "--to", US, "--subject", "s", "--text-file", str(latin1))
+
+    assert done.returncode == 2
+    assert "is not UTF-8 text" in done.stderr
+    assert "codec" not in done.stderr
