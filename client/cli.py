@@ -48,8 +48,10 @@ def _key_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_alert_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(_("firearms-trafficking alert (an alert needs --item-kind and --status)"))
-    group.add_argument("--item-kind", choices=ITEM_KINDS, help=_("what the alert is about"))
-    group.add_argument("--status", choices=ITEM_STATUSES, help=_("what happened to the item"))
+    group.add_argument("--item-kind", choices=ITEM_KINDS,
+                       help=_("what the alert is about: firearm, part, ammunition or explosive"))
+    group.add_argument("--status", choices=ITEM_STATUSES,
+                       help=_("what happened to the item: seized, lost, stolen or trafficked"))
     for flag, help_text in (("--make", _("manufacturer")), ("--model", _("model")),
                             ("--type", _("type, for example pistol or rifle")),
                             ("--calibre", _("calibre or gauge")), ("--serial", _("serial number")),
@@ -93,7 +95,9 @@ def _contact_commands(commands_: argparse._SubParsersAction) -> None:
     send.add_argument("--text", default="", help=_("message text"))
     send.add_argument("--text-file", metavar=_("FILE"), help=_("read the message text from a file"))
     send.add_argument("--tlp", choices=TLP_LEVELS, default="AMBER", type=str.upper,
-                      help=_("handling code (default: AMBER)"))
+                      help=_("handling code of TLP 2.0: RED (named recipients only), AMBER+STRICT (their "
+                             "organisation only), AMBER (their organisation and its clients), GREEN (the "
+                             "community), CLEAR (no limit); default: AMBER"))
     send.add_argument("--priority", choices=PRIORITIES, default="normal", help=_("delivery priority"))
     _add_alert_options(send)
 
