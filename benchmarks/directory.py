@@ -96,8 +96,8 @@ class CpuMeter:
         line = None if self.broker_pid is None else self._read_line(f"/proc/{self.broker_pid}/stat")
         if line is None:
             return None
-        # Field 2 of proc(5) is the command name in brackets and may contain spaces, so
-        # count from the ")" that ends it: utime and stime, fields 14 and 15, in clock ticks.
+        # Field 2 of proc(5), the command name in brackets, may contain spaces, so the fields
+        # are counted from the ")" that ends it. utime and stime are fields 14 and 15, in clock ticks.
         fields = line.rpartition(")")[2].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -106,7 +106,7 @@ class CpuMeter:
         if line is None:
             return None
         # "cpu", then the user, nice and system time of all cores, in clock ticks. Interrupt
-        # time is left out: no process is charged for it, loopback traffic included.
+        # time is left out because no process is charged for it, even for loopback traffic.
         user, nice, system = (int(value) for value in line.split()[1:4])
         return (user + nice + system) / os.sysconf("SC_CLK_TCK")
 
