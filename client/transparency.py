@@ -88,10 +88,14 @@ async def _check_consistent(api: BrokerClient, old: TreeHead, new: TreeHead) -> 
         raise TrustError(_("the broker showed a log of {new} entries after one of {old}: it went back in "
                            "time").format(new=new.tree_size, old=old.tree_size),
                          hint=_("report this to the Secretariat"))
-    try:
+    if new.tree_size == old.tree_size:
+        proof_hashes: list[str] = []  # equal sizes need no proof: the roots must simply be equal
+    else:
         answer = await api.call("GET", f"/v1/log/proof/consistency?from={old.tree_size}&to={new.tree_size}",
                                 signed=False)
-        verify_consistency(old.tree_size, new.tree_size, old.root_hash, new.root_hash, _proof(answer["proof"]))
+        proof_hashes = answer["proof"]
+    try:
+        verify_consistency(old.tree_size, new.tree_size, old.root_hash, new.root_hash, _proof(proof_hashes))
     except EnlaceError as exc:
         raise TrustError(_("the broker's log of {new} entries is not an extension of the log of {old} "
                            "entries this client saw before ({reason}); someone may be shown a different "
