@@ -247,26 +247,6 @@ class Storage(ABC):
         """Return the registrations with the given status, or all when status is None, ordered by cp_id."""
 
     @abstractmethod
-    async def decide_registration(
-        self,
-        cp_id: str,
-        *,
-        status: str,
-        reason: str | None,
-        decision: bytes,
-        decision_signature: bytes,
-        decided_at: int,
-        record: StoredRecord | None,
-    ) -> None:
-        """Record the Secretariat's decision on a pending registration in one transaction.
-
-        status is "approved" or "rejected". When record is given, the same transaction
-        inserts it into the directory or replaces the record of that cp_id.
-        Raises NotFound if cp_id has no registration, Conflict if it is not pending, and
-        ValueError on another status or a record for another cp_id.
-        """
-
-    @abstractmethod
     async def submit(self, env: StoredEnvelope) -> SubmitResult:
         """Store an envelope and one mailbox delivery per recipient.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from .base import StoredRecord
+from .base import DECISION_STATUSES, StoredRecord
 
 PROPOSAL_STATUSES = ("pending", "approved", "rejected")
 
@@ -85,6 +85,33 @@ class LogStorage(ABC):
         appended first), or when the registration or proposal is no longer pending, and
         NotFound when either does not exist. Nothing is written then.
         """
+
+    async def decide_registration(
+        self,
+        cp_id: str,
+        *,
+        status: str,
+        reason: str | None,
+        decision: bytes,
+        decision_signature: bytes,
+        decided_at: int,
+        record: StoredRecord | None,
+    ) -> None:
+        """Record the Secretariat's decision on a pending registration in one transaction.
+
+        status is "approved" or "rejected". When record is given, the same transaction
+        inserts it into the directory or replaces the record of that cp_id.
+        Raises NotFound if cp_id has no registration, Conflict if it is not pending, and
+        ValueError on another status or a record for another cp_id.
+        """
+        if status not in DECISION_STATUSES:
+            raise ValueError(f"invalid decision {status!r} for {cp_id!r}: expected one of {DECISION_STATUSES}")
+        if record is not None and record.cp_id != cp_id:
+            raise ValueError(f"directory record for {record.cp_id!r} given with the decision on {cp_id!r}")
+
+        await self.commit_change(
+            record=record,
+            registration=RegistrationDecision(cp_id, status, reason, decision, decision_signature, decided_at))
 
     @abstractmethod
     async def add_proposal(self, proposal: StoredProposal) -> int:

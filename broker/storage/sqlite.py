@@ -27,11 +27,9 @@ from typing import Any
 import aiosqlite
 
 from .base import (
-    DECISION_STATUSES,
     REGISTRATION_STATUSES,
     Conflict,
     MailboxItem,
-    NotFound,
     Storage,
     StorageError,
     StoredEnvelope,
@@ -85,10 +83,6 @@ _ACK = "UPDATE mailbox SET acked_at = ? WHERE recipient = ? AND msg_id = ? AND a
 _REGISTRATION_STATE = (
     "SELECT (SELECT status FROM registrations WHERE cp_id = ?),"
     " (SELECT status FROM directory_records WHERE cp_id = ?)"
-)
-_DECIDE = (
-    "UPDATE registrations SET status = ?, reason = ?, decision = ?, decision_signature = ?, decided_at = ?"
-    " WHERE cp_id = ?"
 )
 
 
@@ -383,34 +377,6 @@ class SQLiteStorage(SQLiteLogMixin, Storage):
         else:
             raise ValueError(f"invalid registration status {status!r}: expected one of {REGISTRATION_STATUSES}")
         return [StoredRegistration(*row) for row in rows]
-
-    async def decide_registration(
-        self,
-        cp_id: str,
-        *,
-        status: str,
-        reason: str | None,
-        decision: bytes,
-        decision_signature: bytes,
-        decided_at: int,
-        record: StoredRecord | None,
-    ) -> None:
-        if status not in DECISION_STATUSES:
-            raise ValueError(f"invalid decision {status!r} for {cp_id!r}: expected one of {DECISION_STATUSES}")
-        if record is not None and record.cp_id != cp_id:
-            raise ValueError(f"directory record for {record.cp_id!r} given with the decision on {cp_id!r}")
-
-        async with self._write_transaction(f"deciding registration {cp_id!r}") as conn:
-            rows = list(await conn.execute_fetchall("SELECT status FROM registrations WHERE cp_id = ?", (cp_id,)))
-            if not rows:
-                raise NotFound(f"no registration for {cp_id!r}")
-            if rows[0][0] != "pending":
-                raise Conflict(f"registration {cp_id!r} is already {rows[0][0]}, and only a pending one can be decided")
-
-            await conn.execute(_DECIDE, (status, reason, decision, decision_signature, decided_at, cp_id))
-            if record is not None:
-                await conn.execute(_UPSERT_RECORD, _column_values(record, _RECORD_COLUMNS))
-        logger.info("registration %s %s", cp_id, status)
 
     # Messages
 
