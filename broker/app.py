@@ -46,7 +46,7 @@ _request_counter = itertools.count(1)
 
 
 def next_request_id() -> str:
-    """A request id unique across restarts: a random per-process prefix and a counter."""
+    """Return a request id unique across restarts: a random per-process prefix and a counter."""
     return f"{_REQUEST_PREFIX}{next(_request_counter):08x}"
 
 
@@ -94,7 +94,7 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
 
 
 async def read_json(request: web.Request) -> object:
-    """The request body parsed as JSON, or BadRequest saying where it is malformed."""
+    """Parse the request body as JSON; raise BadRequest naming where it is malformed."""
     body = await read_body(request)
     try:
         return json.loads(body)

@@ -34,7 +34,7 @@ class ApiFailure(Exception):
 
 
 def tls_context(cafile: str) -> ssl.SSLContext:
-    """A TLS context that trusts the authorities in ``cafile``; ApiFailure when it cannot be read."""
+    """Return a TLS context that trusts the authorities in ``cafile``; raise ApiFailure when it cannot be read."""
     try:
         return ssl.create_default_context(cafile=cafile)
     except (OSError, ssl.SSLError) as exc:
@@ -65,7 +65,7 @@ class BrokerClient:
             await self._session.close()
 
     async def call(self, method: str, path: str, body: object = None, *, signed: bool = True) -> dict:
-        """Send one request and return the JSON answer of a 2xx response."""
+        """Send one request and return the JSON body of a 2xx response."""
         data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
         headers = {"Content-Type": "application/json"} if body is not None else {}
         if signed:
@@ -84,7 +84,7 @@ class BrokerClient:
         except aiohttp.ClientSSLError as exc:
             raise ApiFailure("tls_failed", f"the TLS connection to {self.url} failed: {exc}", value=self.url) from None
         except (TimeoutError, aiohttp.ServerTimeoutError):
-            raise ApiFailure("timed_out", f"the broker at {self.url} did not answer in time",
+            raise ApiFailure("timed_out", f"the broker at {self.url} did not respond in time",
                              value=self.url) from None
         except aiohttp.ClientError as exc:
             raise ApiFailure("unreachable", f"cannot reach the broker at {self.url}: {exc}",
@@ -143,7 +143,7 @@ def _parse_answer(status: int, text: bytes) -> dict:
     try:
         answer = json.loads(text) if text else {}
     except ValueError:
-        raise ApiFailure("bad_answer", f"the server answered HTTP {status} with a body that is not JSON",
+        raise ApiFailure("bad_answer", f"the server responded with HTTP {status} and a body that is not JSON",
                          status=status, value=status) from None
 
     if 200 <= status < 300:

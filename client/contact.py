@@ -1,4 +1,4 @@
-"""What a contact point does: create keys, register, send, receive, acknowledge."""
+"""Contact point operations: create keys, register, send, receive, acknowledge."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def backup_keystore(home: Path) -> Path:
 
 def registration_request(material: keystore.KeyMaterial, *, agency: str, agency_type: str, unit: str,
                          languages: list[str], topics: list[str], role: str = "contact-point") -> SignedDocument:
-    """The self-signed request that asks the Secretariat to list this contact point."""
+    """Build the self-signed request for the Secretariat to list this contact point."""
     certificates = [certify(material.identity, material.owner, k.key,
                             not_before=k.not_before, not_after=k.not_after)
                     for k in material.encryption_keys]
@@ -131,7 +131,7 @@ async def fetch_inbox(api: BrokerClient, home: Path) -> list[dict]:
 
 
 def stored_envelope(home: Path, msg_id: str) -> dict | None:
-    """The local copy of ``msg_id``, or None when there is none or it is damaged."""
+    """Return the local copy of ``msg_id``, or None when there is none or it is damaged."""
     path = _message_path(home, msg_id)
     if not path.is_file():
         return None
@@ -180,7 +180,7 @@ async def revoke(api: BrokerClient, trust: TrustContext, signer_key, signer: str
 
 
 def expiry_warning(material: keystore.KeyMaterial, now: int) -> str | None:
-    """A warning when no encryption key stays valid for the next EXPIRY_WARNING seconds."""
+    """Return a warning when no encryption key stays valid for the next EXPIRY_WARNING seconds."""
     latest = max((k.not_after for k in material.encryption_keys if k.not_before <= now), default=0)
     if latest - now >= EXPIRY_WARNING:
         return None

@@ -35,7 +35,7 @@ READY_TIMEOUT = 30.0
 
 
 class DemoFailure(Exception):
-    """A demo step did not verify; the message says which."""
+    """A demo step that did not verify; the message names it."""
 
 
 def _say(step: int, text: str) -> None:

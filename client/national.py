@@ -1,4 +1,4 @@
-"""What a national administrator does: propose, update and revoke its state's contact points.
+"""National administrator operations: propose, update and revoke a state's contact points.
 
 Every proposal is signed with the administrator's own identity key; the
 Secretariat decides, and the broker refuses a proposal about another state.

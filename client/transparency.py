@@ -104,7 +104,7 @@ async def _check_consistent(api: BrokerClient, old: TreeHead, new: TreeHead) -> 
 
 
 async def contact_state(api: BrokerClient, trust: TrustContext, cp_id: str) -> ContactState:
-    """The state of ``cp_id`` rebuilt from log entries proven to be in the accepted head."""
+    """Rebuild the state of ``cp_id`` from log entries proven to be in the accepted head."""
     answer = await api.directory_entry(cp_id)
     head = await accept_head(api, trust, answer.get("head"))
     directory = Directory(trust.root_public_key)
@@ -126,7 +126,7 @@ async def contact_state(api: BrokerClient, trust: TrustContext, cp_id: str) -> C
 
 
 async def fetch_log_key(api: BrokerClient) -> bytes:
-    """The broker's log key, for pinning at initialisation (trust on first use)."""
+    """Fetch the broker's log key for pinning on first contact (trust on first use)."""
     try:
         answer = await api.call("GET", "/v1/log/key", signed=False)
         return b64decode(answer["public_key"], field="log key", size=32)

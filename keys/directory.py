@@ -136,7 +136,7 @@ class Directory:
         return replace(state, revocation=revocation, revokers=(*state.revokers, revocation.signer))
 
     def signer_key(self, signer: str, cp_id: str) -> bytes:
-        """The key that may sign a change of ``cp_id`` as ``signer``, or SignatureError."""
+        """Return the key that may sign a change of ``cp_id`` as ``signer``; raise SignatureError otherwise."""
         if signer == SECRETARIAT:
             return self.root_public_key
         if signer == cp_id:

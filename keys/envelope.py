@@ -38,7 +38,7 @@ _decrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt
 
 @dataclass(frozen=True)
 class RecipientKey:
-    """Where to wrap the content key: a contact point and its current encryption key."""
+    """Recipient of a content-key wrap: a contact point and its current encryption key."""
 
     cp_id: str
     key_id: str
@@ -150,7 +150,7 @@ def verify(envelope: Envelope, sender_public_key: bytes, *, header: Header | Non
                      envelope.signature, what="envelope header")
 
     if header.body_size != len(envelope.body):
-        raise FormatError(f"body is {len(envelope.body)} bytes but the header says {header.body_size}",
+        raise FormatError(f"body is {len(envelope.body)} bytes but the signed header gives {header.body_size}",
                           code="body_mismatch")
     for entry in header.recipients:
         b64decode(entry.epk, field=f"epk of {entry.id}", size=PUBLIC_KEY_SIZE)

@@ -50,7 +50,7 @@ class SignedDocument:
 
 
 class Profile(BaseModel):
-    """What the directory says about a contact point, besides its keys."""
+    """Descriptive fields of a contact point in the directory, besides its keys."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 

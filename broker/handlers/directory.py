@@ -31,7 +31,7 @@ async def member_states(request: web.Request) -> web.Response:
 
 
 async def directory_list(request: web.Request) -> web.Response:
-    """Every listed contact point with its current record; the log is the proof."""
+    """List every contact point with its current record; the log entries are the proof."""
     rows = await request.app[base.STORAGE].list_records()
     return web.json_response({"records": [
         {"id": r.cp_id, "status": r.status, "updated_at": r.updated_at,
@@ -39,7 +39,7 @@ async def directory_list(request: web.Request) -> web.Response:
 
 
 async def directory_show(request: web.Request) -> web.Response:
-    """The log entries that define one contact point, each with its inclusion proof."""
+    """Return the log entries that define one contact point, each with its inclusion proof."""
     cp_id = cp_id_param(request)
     transparency = request.app[base.LOG]
     state = transparency.state(cp_id)

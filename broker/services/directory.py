@@ -41,7 +41,7 @@ class DirectoryService:
         return self.log.state(cp_id)
 
     async def require_usable(self, cp_id: str, *, role: str) -> ContactState:
-        """The state of an active contact point, or an error that says which role failed."""
+        """Return the state of an active contact point, or raise an error that names the failed role."""
         state = self.state(cp_id)
         if state is not None and state.usable_at(int(time.time())):
             return state
@@ -60,7 +60,7 @@ class DirectoryService:
     async def submit_registration(self, signed: SignedDocument) -> StoredRegistration:
         """Store a self-signed registration request as pending.
 
-        A request for an id that is already listed asks to replace its identity key.
+        A request for an id that is already listed requests a new identity key for it.
         """
         try:
             registration = parse_registration(signed)
@@ -216,8 +216,8 @@ class DirectoryService:
         return await self.storage.get_proposal(proposal_id)
 
     async def _check_proposal_target(self, proposal) -> None:
-        """An update needs a listed contact point and valid new fields; an endorsement, the
-        pending request it names."""
+        """Check that an update names a listed contact point and valid new fields, and that an
+        endorsement names a pending request."""
         if proposal.action == "update":
             state = self.state(proposal.cp_id)
             if state is None:

@@ -1,4 +1,4 @@
-"""What every command needs: the configuration, the unlocked keys, a broker client."""
+"""Shared command setup: the configuration, the unlocked keys and a broker client."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ class Session:
         return BrokerClient(self.config.broker, signer, cafile=self.config.ca_file or None)
 
     async def trust(self, api: BrokerClient) -> TrustContext:
-        """The pinned keys; the broker's log key is pinned on first contact and kept."""
+        """Return the pinned keys, pinning the broker's log key on first contact."""
         if not self.config.log_key:
             log_key = await fetch_log_key(api)
             self.config.log_key = b64encode(log_key)
